@@ -1,0 +1,207 @@
+//! Error kinds and the exit codes they map to (DESIGN section 4).
+//!
+//! Commands return `anyhow::Result`. Anything that is not an [`AppError`] is an operation failure
+//! (exit 1). An `AppError` anywhere in the chain decides the exit code and carries the hint.
+
+use std::fmt;
+
+/// What went wrong, in the terms the exit code documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The operation failed (AWS, git, network); nothing was changed or the message says what was.
+    Failed,
+    /// Usage error beyond what clap catches (bad value combinations).
+    Usage,
+    /// A preflight check failed, or confirmation was needed and not possible; nothing changed.
+    Preflight,
+    /// Partially applied: the message lists what was done and how to resume or undo it.
+    Partial,
+    /// A watched process failed (migration abandoned, SSM command failed).
+    Watched,
+    /// Interrupted by the user (Ctrl-C); says where things stand.
+    Interrupted,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Failed => 1,
+            Kind::Usage => 2,
+            Kind::Preflight => 3,
+            Kind::Partial => 4,
+            Kind::Watched => 5,
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+/// An error with a documented exit code and an optional `help:` line.
+#[derive(Debug, Clone)]
+pub struct AppError {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl AppError {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        AppError { kind, message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+/// `Err(preflight("tag exists", "pick another"))` reads well at call sites.
+pub fn preflight(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    AppError::new(Kind::Preflight, message).with_hint(hint).into()
+}
+
+pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    AppError::new(Kind::Failed, message).with_hint(hint).into()
+}
+
+pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    AppError::new(Kind::Usage, message).with_hint(hint).into()
+}
+
+pub fn partial(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    AppError::new(Kind::Partial, message).with_hint(hint).into()
+}
+
+pub fn watched(message: impl Into<String>) -> anyhow::Error {
+    AppError::new(Kind::Watched, message).into()
+}
+
+/// The exit code, the one-line message and the hint for any error a command returned.
+pub struct Report {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Turns an error chain into what `main` prints: the outermost message, with the causes joined on
+/// one line (never a backtrace: this image sets `RUST_BACKTRACE=1`), and the code and hint of the
+/// first `AppError` in the chain.
+pub fn report(err: &anyhow::Error) -> Report {
+    let app = err.chain().find_map(|e| e.downcast_ref::<AppError>());
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        // Context layers often repeat their source's text; print each piece once.
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    Report {
+        code: app.map_or(1, |a| a.kind.exit_code()),
+        message: parts.join(": "),
+        hint: app.and_then(|a| a.hint.clone()),
+    }
+}
+
+/// Preflight findings are collected, not returned one by one: the user fixes them all at once.
+#[derive(Debug, Default)]
+pub struct Findings {
+    items: Vec<(String, Option<String>)>,
+}
+
+impl Findings {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, problem: impl Into<String>, hint: impl Into<String>) {
+        self.items.push((problem.into(), Some(hint.into())));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// `Ok(())` when nothing was found; otherwise one preflight error whose message is the first
+    /// finding (or a count) and whose hint lists the rest, so the output stays one `error:` line.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        match self.items.len() {
+            0 => Ok(()),
+            1 => {
+                let (p, h) = self.items.into_iter().next().expect("one item");
+                let e = AppError::new(Kind::Preflight, p);
+                Err(match h {
+                    Some(h) => e.with_hint(h),
+                    None => e,
+                }
+                .into())
+            }
+            n => {
+                let lines: Vec<String> = self
+                    .items
+                    .iter()
+                    .map(|(p, h)| match h {
+                        Some(h) => format!("  - {p} ({h})"),
+                        None => format!("  - {p}"),
+                    })
+                    .collect();
+                Err(AppError::new(Kind::Preflight, format!("{n} preflight checks failed"))
+                    .with_hint(format!("fix each of these, then run again:\n{}", lines.join("\n")))
+                    .into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_design() {
+        assert_eq!(Kind::Failed.exit_code(), 1);
+        assert_eq!(Kind::Usage.exit_code(), 2);
+        assert_eq!(Kind::Preflight.exit_code(), 3);
+        assert_eq!(Kind::Partial.exit_code(), 4);
+        assert_eq!(Kind::Watched.exit_code(), 5);
+        assert_eq!(Kind::Interrupted.exit_code(), 130);
+    }
+
+    #[test]
+    fn report_finds_app_error_under_context() {
+        let e = preflight("tag exists", "delete it").context("tag-release");
+        let r = report(&e);
+        assert_eq!(r.code, 3);
+        assert_eq!(r.message, "tag-release: tag exists");
+        assert_eq!(r.hint.as_deref(), Some("delete it"));
+    }
+
+    #[test]
+    fn plain_errors_exit_one() {
+        let r = report(&anyhow::anyhow!("boom"));
+        assert_eq!(r.code, 1);
+        assert!(r.hint.is_none());
+    }
+
+    #[test]
+    fn findings_collect_everything() {
+        let mut f = Findings::new();
+        assert!(f.is_empty());
+        f.add("a", "fix a");
+        f.add("b", "fix b");
+        let r = report(&f.into_result().unwrap_err());
+        assert_eq!(r.code, 3);
+        assert!(r.hint.unwrap().contains("fix b"));
+    }
+}

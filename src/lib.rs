@@ -1,0 +1,15 @@
+//! login-release: login.gov's production release runbook as safe, scriptable commands.
+//!
+//! Commands (`commands/`) orchestrate; the library modules below them hold the logic (pure where
+//! possible) and the adapters to AWS, git, GnuPG and HTTP.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod docs;
+pub mod error;
+pub mod output;
+pub mod plan;
+pub mod types;

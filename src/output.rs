@@ -1,0 +1,224 @@
+//! Every byte the user sees: data on stdout, status on stderr, JSON documents, progress, prompts.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+use console::Style;
+use serde::Serialize;
+
+use crate::plan::Plan;
+
+/// The version of every JSON document's shape; bump it when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Aligned text and tables for people.
+    #[default]
+    #[value(alias = "table")]
+    Text,
+    /// One JSON document on stdout with a top-level `schema_version`.
+    Json,
+    /// Tab-separated values with a header (where a command lists rows).
+    Tsv,
+    /// Instance ids comma-joined on one line (ls-servers).
+    Ids,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The output channel every command writes through.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+    color: bool,
+    stderr_tty: bool,
+}
+
+impl Output {
+    pub fn new(format: Format, color: ColorChoice, quiet: bool) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+                    && stderr_tty
+            }
+        };
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(color);
+        Output { format, quiet, color, stderr_tty }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    pub fn stderr_is_tty(&self) -> bool {
+        self.stderr_tty
+    }
+
+    /// A status line on stderr (suppressed by `-q`).
+    pub fn status(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// A warning on stderr; shown even with `-q`.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("{} {}", Style::new().yellow().bold().apply_to("warning:"), msg.as_ref());
+    }
+
+    /// A success line on stderr.
+    pub fn success(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{} {}", Style::new().green().bold().apply_to("ok:"), msg.as_ref());
+        }
+    }
+
+    /// Data on stdout: the thing a script would capture.
+    pub fn data(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+        let _ = out.flush();
+    }
+
+    /// One JSON document on stdout: `{"schema_version": 1, "command": ..., ...value}`.
+    pub fn json<T: Serialize>(&self, command: &str, value: &T) -> anyhow::Result<()> {
+        let mut doc = serde_json::Map::new();
+        doc.insert("schema_version".into(), SCHEMA_VERSION.into());
+        doc.insert("command".into(), command.into());
+        match serde_json::to_value(value)? {
+            serde_json::Value::Object(map) => doc.extend(map),
+            other => {
+                doc.insert("result".into(), other);
+            }
+        }
+        self.data(serde_json::to_string_pretty(&serde_json::Value::Object(doc))?);
+        Ok(())
+    }
+
+    /// The plan, in the same words for `--dry-run`, the confirmation and the run. In JSON mode
+    /// the plan travels inside the final document; the text goes to stderr for a person at a prompt.
+    pub fn plan(&self, plan: &Plan) {
+        let text = plan.render(self.color);
+        if self.is_json() {
+            self.status(text.trim_end());
+        } else {
+            self.data(text.trim_end());
+        }
+    }
+
+    pub fn bold(&self, s: &str) -> String {
+        Style::new().bold().apply_to(s).to_string()
+    }
+
+    pub fn dim(&self, s: &str) -> String {
+        Style::new().dim().apply_to(s).to_string()
+    }
+
+    /// A spinner on a terminal, timestamped lines otherwise (DESIGN section 3).
+    pub fn progress(&self, msg: impl Into<String>) -> Progress {
+        Progress::start(self, msg.into())
+    }
+}
+
+/// Progress of a wait: an indicatif spinner with elapsed time on a terminal, or plain timestamped
+/// lines (only when the message changes) when stderr is a file or pipe.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    last: String,
+    started: Instant,
+    quiet: bool,
+}
+
+impl Progress {
+    fn start(out: &Output, msg: String) -> Self {
+        let mut p = Progress { bar: None, last: String::new(), started: Instant::now(), quiet: out.quiet };
+        if out.stderr_tty && !out.quiet {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            p.bar = Some(bar);
+        }
+        p.set(msg);
+        p
+    }
+
+    pub fn set(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        if msg == self.last {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.set_message(msg.clone()),
+            None if !self.quiet => {
+                eprintln!("[{}] {}", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"), msg)
+            }
+            None => {}
+        }
+        self.last = msg;
+    }
+
+    /// Prints a line above the spinner (or as a plain line).
+    pub fn println(&self, line: impl AsRef<str>) {
+        match &self.bar {
+            Some(bar) => bar.println(line.as_ref()),
+            None if !self.quiet => eprintln!("{}", line.as_ref()),
+            None => {}
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A table for people: aligned, no borders beyond a header rule, colours only on a terminal.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>, with_header: bool) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    if with_header {
+        t.set_header(header.iter().map(|h| h.to_string()));
+    }
+    for row in rows {
+        t.add_row(row);
+    }
+    // comfy-table pads every cell by one space either side; trim the line ends people never see.
+    t.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// Tab-separated rows with an optional header, for scripts.
+pub fn tsv(header: &[&str], rows: &[Vec<String>], with_header: bool) -> String {
+    let mut out = Vec::new();
+    if with_header {
+        out.push(header.join("\t"));
+    }
+    out.extend(rows.iter().map(|r| r.join("\t")));
+    out.join("\n")
+}

@@ -1,0 +1,42 @@
+//! Test fixtures shared by every module of the one integration test binary: the built binary
+//! with a clean environment, real git repositories, a real GnuPG home, the AWS emulator, and a
+//! local HTTP server. A fixture that cannot find its component fails with the fix in its message.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+pub mod moto;
+
+/// The built binary with an environment that cannot leak the developer's settings into a test:
+/// a throw-away HOME and config location, no colours, and a fixed terminal width.
+pub fn cmd(home: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("login-release").expect("binary built by cargo test");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LOGIN_RELEASE_") || k.starts_with("AWS_") || k.starts_with("GIT_") || k == "GITHUB_TOKEN" || k == "GH_TOKEN" || k.starts_with("GITHUB_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "200")
+        .env("RUST_BACKTRACE", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
+        .env("GIT_AUTHOR_NAME", "Release Tester")
+        .env("GIT_AUTHOR_EMAIL", "tester@example.gov")
+        .env("GIT_COMMITTER_NAME", "Release Tester")
+        .env("GIT_COMMITTER_EMAIL", "tester@example.gov");
+    c
+}
+
+/// stdout of a finished command as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr of a finished command as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

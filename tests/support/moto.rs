@@ -1,0 +1,1 @@
+//! moto's server as the AWS of the tests (written in the next step).
