@@ -51,10 +51,22 @@ struct KeyDef {
 }
 
 const fn s(key: &'static str, default: &'static [&'static str], help: &'static str) -> KeyDef {
-    KeyDef { key, ty: Ty::Str, default, secret: false, help }
+    KeyDef {
+        key,
+        ty: Ty::Str,
+        default,
+        secret: false,
+        help,
+    }
 }
 const fn l(key: &'static str, default: &'static [&'static str], help: &'static str) -> KeyDef {
-    KeyDef { key, ty: Ty::List, default, secret: false, help }
+    KeyDef {
+        key,
+        ty: Ty::List,
+        default,
+        secret: false,
+        help,
+    }
 }
 
 /// Every setting, its login.gov default and what it is for.
@@ -92,7 +104,11 @@ const KEYS: &[KeyDef] = &[
 ];
 
 /// Environment variables with our prefix that are not settings.
-const ENV_NOT_SETTINGS: &[&str] = &["LOGIN_RELEASE_CONFIG", "LOGIN_RELEASE_LOG", "LOGIN_RELEASE_NOW"];
+const ENV_NOT_SETTINGS: &[&str] = &[
+    "LOGIN_RELEASE_CONFIG",
+    "LOGIN_RELEASE_LOG",
+    "LOGIN_RELEASE_NOW",
+];
 
 /// The typed settings commands read.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -166,7 +182,9 @@ pub struct Slack {
 impl fmt::Debug for Slack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The webhook URL is a secret: never in debug output or logs.
-        f.debug_struct("Slack").field("webhook", &"<redacted>").finish()
+        f.debug_struct("Slack")
+            .field("webhook", &"<redacted>")
+            .finish()
     }
 }
 
@@ -258,15 +276,20 @@ impl Locations {
     /// `LOGIN_RELEASE_CONFIG` names the user file; else `$XDG_CONFIG_HOME/login-release/config.toml`
     /// (`~/.config/...`). The repository file is `.login-release.toml` at the top of the work tree.
     pub fn discover(repo_dir: &Path) -> Self {
-        let user_file = std::env::var_os("LOGIN_RELEASE_CONFIG").map(PathBuf::from).or_else(|| {
-            directories::BaseDirs::new()
-                .map(|d| d.config_dir().join("login-release").join("config.toml"))
-        });
+        let user_file = std::env::var_os("LOGIN_RELEASE_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| {
+                directories::BaseDirs::new()
+                    .map(|d| d.config_dir().join("login-release").join("config.toml"))
+            });
         let top = git2::Repository::discover(repo_dir)
             .ok()
             .and_then(|r| r.workdir().map(Path::to_path_buf))
             .unwrap_or_else(|| repo_dir.to_path_buf());
-        Locations { user_file, repo_file: Some(top.join(".login-release.toml")) }
+        Locations {
+            user_file,
+            repo_file: Some(top.join(".login-release.toml")),
+        }
     }
 }
 
@@ -290,8 +313,14 @@ impl Config {
             values.insert(def.key, (default_value(def), Source::Default));
         }
         let files = [
-            (locations.user_file.as_ref(), Source::UserFile as fn(PathBuf) -> Source),
-            (locations.repo_file.as_ref(), Source::RepoFile as fn(PathBuf) -> Source),
+            (
+                locations.user_file.as_ref(),
+                Source::UserFile as fn(PathBuf) -> Source,
+            ),
+            (
+                locations.repo_file.as_ref(),
+                Source::RepoFile as fn(PathBuf) -> Source,
+            ),
         ];
         for (path, source) in files {
             let Some(path) = path else { continue };
@@ -301,13 +330,17 @@ impl Config {
                 Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
             };
             let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                AppError::new(Kind::Preflight, format!("{} is not valid TOML: {}", path.display(), e.message()))
-                    .with_hint("fix the file or move it aside")
+                AppError::new(
+                    Kind::Preflight,
+                    format!("{} is not valid TOML: {}", path.display(), e.message()),
+                )
+                .with_hint("fix the file or move it aside")
             })?;
             let mut flat = Vec::new();
             flatten("", &toml::Value::Table(table), &mut flat);
             for (key, value) in flat {
-                let def = find_key(&key).ok_or_else(|| unknown_key(&key, &path.display().to_string()))?;
+                let def =
+                    find_key(&key).ok_or_else(|| unknown_key(&key, &path.display().to_string()))?;
                 check_type(def, &value, &path.display().to_string())?;
                 values.insert(def.key, (value, source(path.clone())));
             }
@@ -316,7 +349,9 @@ impl Config {
         let mut env: Vec<(String, String)> = env.into_iter().collect();
         env.sort();
         for (var, raw) in env {
-            let Some(rest) = var.strip_prefix("LOGIN_RELEASE_") else { continue };
+            let Some(rest) = var.strip_prefix("LOGIN_RELEASE_") else {
+                continue;
+            };
             if ENV_NOT_SETTINGS.contains(&var.as_str()) {
                 continue;
             }
@@ -328,7 +363,10 @@ impl Config {
                     .filter(|n| strsim::levenshtein(n, &var) <= 3);
                 warnings.push(match guess {
                     Some(g) => format!("ignoring unknown setting {var} (did you mean {g}?)"),
-                    None => format!("ignoring unknown setting {var} ({} is not a key)", rest.to_lowercase()),
+                    None => format!(
+                        "ignoring unknown setting {var} ({} is not a key)",
+                        rest.to_lowercase()
+                    ),
                 });
                 continue;
             };
@@ -339,7 +377,11 @@ impl Config {
             values.insert(def.key, (value, Source::Env(var)));
         }
         let settings = settings_from(&values)?;
-        Ok(Config { settings, values, warnings })
+        Ok(Config {
+            settings,
+            values,
+            warnings,
+        })
     }
 
     /// Every setting with its effective value and source, in key order.
@@ -383,7 +425,12 @@ fn unknown_key(key: &str, file: &str) -> anyhow::Error {
         Some(g) => format!("did you mean `{g}`? `login-release config` lists every key"),
         None => "`login-release config` lists every key".to_string(),
     };
-    AppError::new(Kind::Preflight, format!("unknown setting `{key}` in {file}")).with_hint(hint).into()
+    AppError::new(
+        Kind::Preflight,
+        format!("unknown setting `{key}` in {file}"),
+    )
+    .with_hint(hint)
+    .into()
 }
 
 fn default_value(def: &KeyDef) -> toml::Value {
@@ -391,7 +438,10 @@ fn default_value(def: &KeyDef) -> toml::Value {
         Ty::Str => toml::Value::String(def.default[0].to_string()),
         Ty::Bool => toml::Value::Boolean(def.default[0] == "true"),
         Ty::List => toml::Value::Array(
-            def.default.iter().map(|s| toml::Value::String(s.to_string())).collect(),
+            def.default
+                .iter()
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
         ),
     }
 }
@@ -400,7 +450,9 @@ fn check_type(def: &KeyDef, value: &toml::Value, file: &str) -> Result<()> {
     let ok = match def.ty {
         Ty::Str => value.is_str(),
         Ty::Bool => value.is_bool(),
-        Ty::List => value.as_array().is_some_and(|a| a.iter().all(toml::Value::is_str)),
+        Ty::List => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(toml::Value::is_str)),
     };
     if ok {
         Ok(())
@@ -410,9 +462,12 @@ fn check_type(def: &KeyDef, value: &toml::Value, file: &str) -> Result<()> {
             Ty::Bool => "true or false",
             Ty::List => "a list of strings",
         };
-        Err(AppError::new(Kind::Preflight, format!("`{}` in {file} must be {want}", def.key))
-            .with_hint(format!("default: {}", default_value(def)))
-            .into())
+        Err(AppError::new(
+            Kind::Preflight,
+            format!("`{}` in {file} must be {want}", def.key),
+        )
+        .with_hint(format!("default: {}", default_value(def)))
+        .into())
     }
 }
 
@@ -439,7 +494,11 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -462,7 +521,9 @@ fn settings_from(values: &BTreeMap<&'static str, (toml::Value, Source)>) -> Resu
         }
         table.insert(leaf.to_string(), value.clone());
     }
-    toml::Value::Table(root).try_into().context("building settings")
+    toml::Value::Table(root)
+        .try_into()
+        .context("building settings")
 }
 
 #[cfg(test)]
@@ -482,7 +543,10 @@ mod tests {
             std::fs::write(&p, r).unwrap();
             loc.repo_file = Some(p);
         }
-        Config::load_from(&loc, env.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+        Config::load_from(
+            &loc,
+            env.iter().map(|(a, b)| (a.to_string(), b.to_string())),
+        )
     }
 
     #[test]
@@ -492,11 +556,20 @@ mod tests {
         assert_eq!(c.settings.migration_group("prod"), "prod-migration");
         assert_eq!(c.settings.instance_name("prod", "idp"), "asg-prod-idp");
         assert_eq!(c.settings.vpc_name("int"), "login-vpc-int");
-        assert_eq!(c.settings.ssm_document("prod", "passenger-restart"), "prod-ssm-cmd-passenger-restart");
-        assert_eq!(c.settings.cloud_init_log_group("prod"), "prod_/var/log/cloud-init-output.log");
+        assert_eq!(
+            c.settings.ssm_document("prod", "passenger-restart"),
+            "prod-ssm-cmd-passenger-restart"
+        );
+        assert_eq!(
+            c.settings.cloud_init_log_group("prod"),
+            "prod_/var/log/cloud-init-output.log"
+        );
         assert_eq!(c.settings.pr_title("112.1"), "Deploy RC 112.1 to Prod");
         assert_eq!(c.settings.release_title("112"), "RC 112");
-        assert_eq!(c.settings.tag_message("2023-11-21T184808"), "2023-11-21T184808 release");
+        assert_eq!(
+            c.settings.tag_message("2023-11-21T184808"),
+            "2023-11-21T184808 release"
+        );
         assert!(c.settings.is_production("prod"));
         assert!(!c.settings.is_production("staging"));
     }
@@ -506,14 +579,23 @@ mod tests {
         let c = load(
             Some("[git]\nremote = \"upstream\"\nmain_branch = \"trunk\"\n"),
             Some("[git]\nremote = \"repo\"\n"),
-            &[("LOGIN_RELEASE_GIT_MAIN_BRANCH", "dev"), ("LOGIN_RELEASE_PRODUCTION", "prod, staging")],
+            &[
+                ("LOGIN_RELEASE_GIT_MAIN_BRANCH", "dev"),
+                ("LOGIN_RELEASE_PRODUCTION", "prod, staging"),
+            ],
         )
         .unwrap();
         assert_eq!(c.settings.git.remote, "repo");
         assert_eq!(c.settings.git.main_branch, "dev");
         assert_eq!(c.settings.production, vec!["prod", "staging"]);
-        assert!(matches!(c.source_of("git.remote"), Some(Source::RepoFile(_))));
-        assert!(matches!(c.source_of("git.main_branch"), Some(Source::Env(_))));
+        assert!(matches!(
+            c.source_of("git.remote"),
+            Some(Source::RepoFile(_))
+        ));
+        assert!(matches!(
+            c.source_of("git.main_branch"),
+            Some(Source::Env(_))
+        ));
         assert_eq!(c.source_of("naming.asg"), Some(&Source::Default));
     }
 
@@ -541,8 +623,20 @@ mod tests {
 
     #[test]
     fn secrets_are_not_listed() {
-        let c = load(None, None, &[("LOGIN_RELEASE_SLACK_WEBHOOK", "https://hooks.example/T/secret")]).unwrap();
-        let e = c.entries().into_iter().find(|e| e.key == "slack.webhook").unwrap();
+        let c = load(
+            None,
+            None,
+            &[(
+                "LOGIN_RELEASE_SLACK_WEBHOOK",
+                "https://hooks.example/T/secret",
+            )],
+        )
+        .unwrap();
+        let e = c
+            .entries()
+            .into_iter()
+            .find(|e| e.key == "slack.webhook")
+            .unwrap();
         assert!(e.value.is_none());
         assert_eq!(e.secret_set, Some(true));
         assert!(!format!("{:?}", c.settings).contains("secret"));

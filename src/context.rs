@@ -45,12 +45,22 @@ impl Context {
         // A fixed clock for reproducible tests and rehearsals; never set in normal use.
         let fixed_now = match std::env::var("LOGIN_RELEASE_NOW") {
             Ok(v) if !v.is_empty() => Some(v.parse::<Timestamp>().map_err(|e| {
-                AppError::new(Kind::Usage, format!("LOGIN_RELEASE_NOW={v:?} is not an RFC 3339 time: {e}"))
-                    .with_hint("unset it, or use a form like 2026-11-26T18:48:08Z")
+                AppError::new(
+                    Kind::Usage,
+                    format!("LOGIN_RELEASE_NOW={v:?} is not an RFC 3339 time: {e}"),
+                )
+                .with_hint("unset it, or use a form like 2026-11-26T18:48:08Z")
             })?),
             _ => None,
         };
-        Ok(Context { global, config, out, repo_dir, fixed_now, aws: OnceCell::new() })
+        Ok(Context {
+            global,
+            config,
+            out,
+            repo_dir,
+            fixed_now,
+            aws: OnceCell::new(),
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -86,12 +96,18 @@ impl Context {
             return Ok(Go::Apply);
         }
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err(AppError::new(Kind::Preflight, "confirmation needed, but there is no terminal to ask on")
-                .with_hint("read the plan above (or run with --dry-run), then re-run with --yes")
-                .into());
+            return Err(AppError::new(
+                Kind::Preflight,
+                "confirmation needed, but there is no terminal to ask on",
+            )
+            .with_hint("read the plan above (or run with --dry-run), then re-run with --yes")
+            .into());
         }
         let theme = dialoguer::theme::SimpleTheme;
-        let production = plan.env.as_deref().filter(|e| self.settings().is_production(e));
+        let production = plan
+            .env
+            .as_deref()
+            .filter(|e| self.settings().is_production(e));
         let yes = match production {
             Some(env) => {
                 let typed: String = dialoguer::Input::with_theme(&theme)

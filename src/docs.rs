@@ -12,7 +12,13 @@ const BIN: &str = "login-release";
 
 pub fn write_completions(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
+    for shell in [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::Elvish,
+        Shell::PowerShell,
+    ] {
         let mut cmd = Cli::command();
         clap_complete::generate_to(shell, &mut cmd, BIN, dir)
             .with_context(|| format!("writing {shell} completions"))?;

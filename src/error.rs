@@ -45,7 +45,11 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        AppError { kind, message: message.into(), hint: None }
+        AppError {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -64,7 +68,9 @@ impl std::error::Error for AppError {}
 
 /// `Err(preflight("tag exists", "pick another"))` reads well at call sites.
 pub fn preflight(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
-    AppError::new(Kind::Preflight, message).with_hint(hint).into()
+    AppError::new(Kind::Preflight, message)
+        .with_hint(hint)
+        .into()
 }
 
 pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
@@ -156,9 +162,14 @@ impl Findings {
                         None => format!("  - {p}"),
                     })
                     .collect();
-                Err(AppError::new(Kind::Preflight, format!("{n} preflight checks failed"))
-                    .with_hint(format!("fix each of these, then run again:\n{}", lines.join("\n")))
-                    .into())
+                Err(
+                    AppError::new(Kind::Preflight, format!("{n} preflight checks failed"))
+                        .with_hint(format!(
+                            "fix each of these, then run again:\n{}",
+                            lines.join("\n")
+                        ))
+                        .into(),
+                )
             }
         }
     }

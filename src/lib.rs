@@ -4,12 +4,16 @@
 //! possible) and the adapters to AWS, git, GnuPG and HTTP.
 
 pub mod aws;
+pub mod changelog;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod docs;
 pub mod error;
+pub mod git;
 pub mod output;
 pub mod plan;
+pub mod release;
+pub mod sandbox;
 pub mod types;

@@ -57,7 +57,12 @@ impl Output {
         };
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(color);
-        Output { format, quiet, color, stderr_tty }
+        Output {
+            format,
+            quiet,
+            color,
+            stderr_tty,
+        }
     }
 
     pub fn is_json(&self) -> bool {
@@ -81,13 +86,21 @@ impl Output {
 
     /// A warning on stderr; shown even with `-q`.
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("{} {}", Style::new().yellow().bold().apply_to("warning:"), msg.as_ref());
+        eprintln!(
+            "{} {}",
+            Style::new().yellow().bold().apply_to("warning:"),
+            msg.as_ref()
+        );
     }
 
     /// A success line on stderr.
     pub fn success(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{} {}", Style::new().green().bold().apply_to("ok:"), msg.as_ref());
+            eprintln!(
+                "{} {}",
+                Style::new().green().bold().apply_to("ok:"),
+                msg.as_ref()
+            );
         }
     }
 
@@ -109,7 +122,9 @@ impl Output {
                 doc.insert("result".into(), other);
             }
         }
-        self.data(serde_json::to_string_pretty(&serde_json::Value::Object(doc))?);
+        self.data(serde_json::to_string_pretty(&serde_json::Value::Object(
+            doc,
+        ))?);
         Ok(())
     }
 
@@ -149,7 +164,12 @@ pub struct Progress {
 
 impl Progress {
     fn start(out: &Output, msg: String) -> Self {
-        let mut p = Progress { bar: None, last: String::new(), started: Instant::now(), quiet: out.quiet };
+        let mut p = Progress {
+            bar: None,
+            last: String::new(),
+            started: Instant::now(),
+            quiet: out.quiet,
+        };
         if out.stderr_tty && !out.quiet {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -171,7 +191,11 @@ impl Progress {
         match &self.bar {
             Some(bar) => bar.set_message(msg.clone()),
             None if !self.quiet => {
-                eprintln!("[{}] {}", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"), msg)
+                eprintln!(
+                    "[{}] {}",
+                    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    msg
+                )
             }
             None => {}
         }
@@ -210,7 +234,10 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>, with_header: bool) -> Stri
         t.add_row(row);
     }
     // comfy-table pads every cell by one space either side; trim the line ends people never see.
-    t.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    t.lines()
+        .map(|l| l.trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Tab-separated rows with an optional header, for scripts.

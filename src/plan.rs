@@ -36,7 +36,11 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn new(action: impl Into<String>, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        action: impl Into<String>,
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         Step {
             action: action.into(),
             subject: subject.into(),
@@ -59,7 +63,13 @@ impl Step {
 
 impl Plan {
     pub fn new(title: impl Into<String>) -> Self {
-        Plan { title: title.into(), target: Vec::new(), steps: Vec::new(), notes: Vec::new(), env: None }
+        Plan {
+            title: title.into(),
+            target: Vec::new(),
+            steps: Vec::new(),
+            notes: Vec::new(),
+            env: None,
+        }
     }
 
     pub fn target(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -90,10 +100,20 @@ impl Plan {
     }
 
     pub fn render_at(&self, now: Timestamp, color: bool) -> String {
-        let bold = |s: &str| if color { console::style(s).bold().to_string() } else { s.to_string() };
+        let bold = |s: &str| {
+            if color {
+                console::style(s).bold().to_string()
+            } else {
+                s.to_string()
+            }
+        };
         let mut out = format!("{}\n", bold(&format!("Plan: {}", self.title)));
         if !self.target.is_empty() {
-            let t: Vec<String> = self.target.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let t: Vec<String> = self
+                .target
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             out.push_str(&format!("  {}\n", t.join(", ")));
         }
         if self.steps.is_empty() {
@@ -144,11 +164,21 @@ mod tests {
     #[test]
     fn renders_steps_with_times() {
         let now: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
-        let mut p = Plan::new("Recycle prod idp").target("account", "123").target("region", "us-west-2");
-        p.push(Step::new("UpdateAutoScalingGroup", "prod-migration", "desired 0 -> 1"));
+        let mut p = Plan::new("Recycle prod idp")
+            .target("account", "123")
+            .target("region", "us-west-2");
+        p.push(Step::new(
+            "UpdateAutoScalingGroup",
+            "prod-migration",
+            "desired 0 -> 1",
+        ));
         p.push(
-            Step::new("PutScheduledUpdateGroupAction", "prod-idp", "RecycleOnce.asg-recycle desired 12")
-                .at("2026-11-26T12:15:00Z".parse().unwrap()),
+            Step::new(
+                "PutScheduledUpdateGroupAction",
+                "prod-idp",
+                "RecycleOnce.asg-recycle desired 12",
+            )
+            .at("2026-11-26T12:15:00Z".parse().unwrap()),
         );
         p.note("watch #login-events");
         let text = p.render_at(now, false);
@@ -165,7 +195,13 @@ mod tests {
     fn relative_times() {
         let now: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
         assert_eq!(relative(now, now), "now");
-        assert_eq!(relative("2026-11-26T11:57:00Z".parse().unwrap(), now), "3m ago");
-        assert_eq!(relative("2026-11-26T13:30:00Z".parse().unwrap(), now), "in 1h30m");
+        assert_eq!(
+            relative("2026-11-26T11:57:00Z".parse().unwrap(), now),
+            "3m ago"
+        );
+        assert_eq!(
+            relative("2026-11-26T13:30:00Z".parse().unwrap(), now),
+            "in 1h30m"
+        );
     }
 }

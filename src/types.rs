@@ -62,7 +62,8 @@ impl FromStr for Env {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
         {
             Ok(Env(s.to_string()))
@@ -90,12 +91,18 @@ pub struct RcNumber {
 impl RcNumber {
     /// The next full release: major + 1, minor reset.
     pub fn next_full(self) -> Self {
-        RcNumber { major: self.major + 1, minor: 0 }
+        RcNumber {
+            major: self.major + 1,
+            minor: 0,
+        }
     }
 
     /// The next patch release: minor + 1.
     pub fn next_patch(self) -> Self {
-        RcNumber { major: self.major, minor: self.minor + 1 }
+        RcNumber {
+            major: self.major,
+            minor: self.minor + 1,
+        }
     }
 
     /// Parses exactly `RC N` or `RC N.M` (a release title); anything else is `None`.
@@ -116,8 +123,14 @@ impl FromStr for RcNumber {
             }
         };
         match s.split_once('.') {
-            Some((a, b)) => Ok(RcNumber { major: digits(a)?, minor: digits(b)? }),
-            None => Ok(RcNumber { major: digits(s)?, minor: 0 }),
+            Some((a, b)) => Ok(RcNumber {
+                major: digits(a)?,
+                minor: digits(b)?,
+            }),
+            None => Ok(RcNumber {
+                major: digits(s)?,
+                minor: 0,
+            }),
         }
     }
 }
@@ -165,7 +178,9 @@ impl FromStr for HumanDuration {
         if signed.is_negative() {
             return Err(bad());
         }
-        std::time::Duration::try_from(signed).map(HumanDuration).map_err(|_| bad())
+        std::time::Duration::try_from(signed)
+            .map(HumanDuration)
+            .map_err(|_| bad())
     }
 }
 
@@ -178,8 +193,12 @@ impl fmt::Display for HumanDuration {
 /// `0s`, `90s` is printed `1m30s`, `1h30m`, `2d3h`: the two largest units people need.
 pub fn format_duration(d: std::time::Duration) -> String {
     let total = d.as_secs();
-    let (days, hours, mins, secs) =
-        (total / 86_400, (total % 86_400) / 3600, (total % 3600) / 60, total % 60);
+    let (days, hours, mins, secs) = (
+        total / 86_400,
+        (total % 86_400) / 3600,
+        (total % 3600) / 60,
+        total % 60,
+    );
     let units = [(days, "d"), (hours, "h"), (mins, "m"), (secs, "s")];
     let first = units.iter().position(|(n, _)| *n > 0);
     match first {
@@ -216,10 +235,16 @@ mod tests {
         assert_eq!(n.next_patch().to_string(), "112.1");
         let p: RcNumber = "112.1".parse().unwrap();
         assert_eq!(p.next_patch().to_string(), "112.2");
-        assert_eq!("112.3".parse::<RcNumber>().unwrap().next_full().to_string(), "113");
+        assert_eq!(
+            "112.3".parse::<RcNumber>().unwrap().next_full().to_string(),
+            "113"
+        );
         assert!("12a".parse::<RcNumber>().is_err());
         assert!("1.".parse::<RcNumber>().is_err());
-        assert_eq!(RcNumber::from_release_title("RC 93.1").unwrap().to_string(), "93.1");
+        assert_eq!(
+            RcNumber::from_release_title("RC 93.1").unwrap().to_string(),
+            "93.1"
+        );
         assert!(RcNumber::from_release_title("RC 93 hotfix").is_none());
         assert!(RcNumber::from_release_title("Release 93").is_none());
     }

@@ -7,9 +7,11 @@ use crate::context::Context;
 use crate::output::{table, Format};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Layers, later wins: built-in defaults < ~/.config/login-release/config.toml \
+#[command(
+    after_help = "Layers, later wins: built-in defaults < ~/.config/login-release/config.toml \
 (or $LOGIN_RELEASE_CONFIG) < .login-release.toml at the top of the repository < LOGIN_RELEASE_<KEY> \
-environment variables (dots become underscores: LOGIN_RELEASE_GIT_REMOTE) < command flags.")]
+environment variables (dots become underscores: LOGIN_RELEASE_GIT_REMOTE) < command flags."
+)]
 pub struct Args {
     /// Print only this key's value (for scripts), e.g. `naming.asg`.
     pub key: Option<String>,
@@ -28,7 +30,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         entries.retain(|e| e.key == key);
         if entries.is_empty() {
             let all: Vec<&str> = ctx.config.entries().iter().map(|e| e.key).collect();
-            let guess = all.iter().min_by_key(|k| strsim::levenshtein(k, key)).copied().unwrap_or("");
+            let guess = all
+                .iter()
+                .min_by_key(|k| strsim::levenshtein(k, key))
+                .copied()
+                .unwrap_or("");
             return Err(crate::error::usage(
                 format!("unknown setting `{key}`"),
                 format!("did you mean `{guess}`? `login-release config` lists every key"),
@@ -36,7 +42,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     }
     match ctx.out.format {
-        Format::Json => ctx.out.json("config", &Doc { settings: entries, key: args.key.as_deref() })?,
+        Format::Json => ctx.out.json(
+            "config",
+            &Doc {
+                settings: entries,
+                key: args.key.as_deref(),
+            },
+        )?,
         _ if args.key.is_some() => ctx.out.data(display_value(&entries[0])),
         _ => {
             let rows = entries
@@ -54,9 +66,11 @@ fn display_value(e: &crate::config::Entry) -> String {
         (_, Some(true)) => "<set, hidden>".to_string(),
         (_, Some(false)) => "<unset>".to_string(),
         (Some(toml::Value::String(s)), _) => s.clone(),
-        (Some(toml::Value::Array(a)), _) => {
-            a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-        }
+        (Some(toml::Value::Array(a)), _) => a
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         (Some(v), _) => v.to_string(),
         (None, None) => String::new(),
     }

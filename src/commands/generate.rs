@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
 use crate::context::Context;
+use anyhow::{Context as _, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

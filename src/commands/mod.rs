@@ -6,23 +6,23 @@ use anyhow::Result;
 use crate::cli::Command;
 use crate::context::Context;
 
-pub mod changelog;
-pub mod cut_rc;
-pub mod tag_release;
-pub mod rollback;
-pub mod ls_servers;
-pub mod asg_size;
 pub mod asg_recycle;
-pub mod scale_remove_old_instances;
-pub mod scale_remove_new_instances;
-pub mod config_recycle;
-pub mod watch_migration;
-pub mod tail_logs;
-pub mod ssm_command;
-pub mod passenger_restart;
-pub mod sandbox;
+pub mod asg_size;
+pub mod changelog;
 pub mod config;
+pub mod config_recycle;
+pub mod cut_rc;
 pub mod generate;
+pub mod ls_servers;
+pub mod passenger_restart;
+pub mod rollback;
+pub mod sandbox;
+pub mod scale_remove_new_instances;
+pub mod scale_remove_old_instances;
+pub mod ssm_command;
+pub mod tag_release;
+pub mod tail_logs;
+pub mod watch_migration;
 
 pub async fn run(ctx: &Context, command: Command) -> Result<()> {
     match command {

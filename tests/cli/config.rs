@@ -16,13 +16,24 @@ fn config_reports_each_layer() {
     let home = tempfile::tempdir().unwrap();
     let repo = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(home.path().join(".config/login-release")).unwrap();
-    std::fs::write(home.path().join(".config/login-release/config.toml"), "[git]\nremote = \"upstream\"\n").unwrap();
-    std::fs::write(repo.path().join(".login-release.toml"), "[git]\nmain_branch = \"trunk\"\n").unwrap();
+    std::fs::write(
+        home.path().join(".config/login-release/config.toml"),
+        "[git]\nremote = \"upstream\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join(".login-release.toml"),
+        "[git]\nmain_branch = \"trunk\"\n",
+    )
+    .unwrap();
     let out = cmd(home.path())
         .arg("-C")
         .arg(repo.path())
         .args(["config", "--output", "json"])
-        .env("LOGIN_RELEASE_SLACK_WEBHOOK", "https://hooks.slack.invalid/services/T000/B000/SECRETVALUE")
+        .env(
+            "LOGIN_RELEASE_SLACK_WEBHOOK",
+            "https://hooks.slack.invalid/services/T000/B000/SECRETVALUE",
+        )
         .env("LOGIN_RELEASE_PRODUCTION", "prod,staging")
         .output()
         .unwrap();
@@ -31,12 +42,23 @@ fn config_reports_each_layer() {
     assert!(!text.contains("SECRETVALUE"), "secret printed: {text}");
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["schema_version"], 1);
-    let find = |k: &str| doc["settings"].as_array().unwrap().iter().find(|e| e["key"] == k).unwrap().clone();
+    let find = |k: &str| {
+        doc["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == k)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(find("git.remote")["value"], "upstream");
     assert_eq!(find("git.remote")["source"]["kind"], "user_file");
     assert_eq!(find("git.main_branch")["value"], "trunk");
     assert_eq!(find("git.main_branch")["source"]["kind"], "repo_file");
-    assert_eq!(find("production")["source"]["at"], "LOGIN_RELEASE_PRODUCTION");
+    assert_eq!(
+        find("production")["source"]["at"],
+        "LOGIN_RELEASE_PRODUCTION"
+    );
     assert_eq!(find("slack.webhook")["secret_set"], true);
 }
 
@@ -44,11 +66,23 @@ fn config_reports_each_layer() {
 fn unknown_key_in_a_file_is_a_preflight_error() {
     let home = tempfile::tempdir().unwrap();
     let repo = tempfile::tempdir().unwrap();
-    std::fs::write(repo.path().join(".login-release.toml"), "[naming]\nasgg = \"x\"\n").unwrap();
-    let out = cmd(home.path()).arg("-C").arg(repo.path()).arg("config").output().unwrap();
+    std::fs::write(
+        repo.path().join(".login-release.toml"),
+        "[naming]\nasgg = \"x\"\n",
+    )
+    .unwrap();
+    let out = cmd(home.path())
+        .arg("-C")
+        .arg(repo.path())
+        .arg("config")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
-    assert!(err.starts_with("error: unknown setting `naming.asgg`"), "{err}");
+    assert!(
+        err.starts_with("error: unknown setting `naming.asgg`"),
+        "{err}"
+    );
     assert!(err.contains("help: did you mean `naming.asg`?"), "{err}");
     assert_eq!(err.lines().count(), 2, "{err}");
 }

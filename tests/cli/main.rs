@@ -3,4 +3,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod asg_recycle;
+mod asg_size;
+mod changelog;
 mod config;
+mod config_recycle;
+mod cut_rc;
+mod docs;
+mod ls_servers;
+mod rollback;
+mod sandbox;
+mod scale_remove;
+mod ssm_command;
+mod tag_release;
+mod tail_logs;
+mod watch_migration;

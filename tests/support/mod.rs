@@ -6,14 +6,23 @@
 
 use std::path::Path;
 
+pub mod git;
+pub mod http;
 pub mod moto;
 
 /// The built binary with an environment that cannot leak the developer's settings into a test:
 /// a throw-away HOME and config location, no colours, and a fixed terminal width.
 pub fn cmd(home: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("login-release").expect("binary built by cargo test");
+    let mut c =
+        assert_cmd::Command::cargo_bin("login-release").expect("binary built by cargo test");
     for (k, _) in std::env::vars() {
-        if k.starts_with("LOGIN_RELEASE_") || k.starts_with("AWS_") || k.starts_with("GIT_") || k == "GITHUB_TOKEN" || k == "GH_TOKEN" || k.starts_with("GITHUB_") {
+        if k.starts_with("LOGIN_RELEASE_")
+            || k.starts_with("AWS_")
+            || k.starts_with("GIT_")
+            || k == "GITHUB_TOKEN"
+            || k == "GH_TOKEN"
+            || k.starts_with("GITHUB_")
+        {
             c.env_remove(&k);
         }
     }

@@ -1,0 +1,1 @@
+//! The changelog: trailer parsing, categories, rendering (pure, no I/O).

@@ -1,0 +1,1 @@
+//! Reading commits of a range with git2 (no `git` process).

@@ -1,0 +1,4 @@
+//! git: repository operations over git2 (refs, commits, merges, reverts, pushes) and signing
+//! over gpgme.
+
+pub mod log;

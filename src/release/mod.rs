@@ -1,0 +1,1 @@
+//! RC names and numbers, staging deploy.json.

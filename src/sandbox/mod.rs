@@ -1,0 +1,1 @@
+//! The local rehearsal world: emulated AWS fleet, git remotes, staging URL.
