@@ -1,5 +1,7 @@
 //! AWS: clients built from the default credential chain, the fleet model, and adapters.
 
+pub mod fleet;
+
 use anyhow::Result;
 use aws_config::BehaviorVersion;
 use tokio::sync::OnceCell;
@@ -39,14 +41,43 @@ impl Aws {
         })
     }
 
+    /// Clients for a given endpoint with dummy credentials: the local emulator (tests, sandbox).
+    pub async fn for_endpoint(url: &str, region: &str) -> Result<Self> {
+        let creds = aws_sdk_sts::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "login-release-sandbox",
+        );
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        Ok(Aws {
+            autoscaling: aws_sdk_autoscaling::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            ssm: aws_sdk_ssm::Client::new(&conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
+            sts: aws_sdk_sts::Client::new(&conf),
+            region: region.to_string(),
+            account: OnceCell::new(),
+        })
+    }
+
     /// The account id, looked up once (every plan shows it).
     pub async fn account(&self) -> Result<&str> {
         self.account
             .get_or_try_init(|| async {
-                let out = self.sts.get_caller_identity().send().await.map_err(|e| {
-                    AppError::new(Kind::Failed, format!("cannot identify the AWS account: {}", sdk_message(&e)))
-                        .with_hint("check your credentials: run under `aws-vault exec <profile> --`, or set AWS_PROFILE")
-                })?;
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| call_failed("GetCallerIdentity", &e))?;
                 Ok::<_, anyhow::Error>(out.account().unwrap_or("unknown").to_string())
             })
             .await
@@ -94,4 +125,37 @@ where
             s
         }
     }
+}
+
+/// One error line for a failed AWS call, with the hint that fits the cause.
+pub fn call_failed<E, R>(
+    operation: &str,
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> anyhow::Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let msg = sdk_message(err);
+    let lower = msg.to_lowercase();
+    let hint = if lower.contains("credential")
+        || lower.contains("token")
+        || lower.contains("signature")
+    {
+        "check your AWS credentials: run under `aws-vault exec <profile> --`, or set AWS_PROFILE"
+    } else if lower.contains("accessdenied")
+        || lower.contains("not authorized")
+        || lower.contains("unauthorized")
+    {
+        "your role lacks this permission: use the power role (`aws-vault exec prod-power --`)"
+    } else if lower.contains("throttl") || lower.contains("rate exceeded") {
+        "AWS is throttling requests and retries did not help; wait a minute and run again"
+    } else if lower.contains("unreachable") || lower.contains("timed out") {
+        "check the network, AWS_REGION and AWS_ENDPOINT_URL"
+    } else {
+        "run again with -v for details"
+    };
+    AppError::new(Kind::Failed, format!("{operation} failed: {msg}"))
+        .with_hint(hint)
+        .into()
 }
