@@ -9,6 +9,8 @@ use login_release::context::Context;
 use login_release::error::report;
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash login-release ...`: answer the shell's completion request and exit.
+    login_release::docs::complete_if_requested();
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
