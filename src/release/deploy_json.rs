@@ -133,9 +133,9 @@ pub async fn fetch(url: &str, app: &str) -> Result<DeployInfo> {
         }))
         .build()
         .map_err(|e| failed(format!("building the HTTP client: {e}"), "this is a bug"))?;
-    let unreachable_hint = format!(
+    let unreachable_hint =
         "check the URL and your network (VPN?), or pass --source SHA to cut from a known commit"
-    );
+            .to_string();
     let resp = client.get(parsed).send().await.map_err(|e| {
         failed(
             format!(

@@ -393,14 +393,25 @@ fn json_output_shape() {
 #[test]
 fn text_without_rc_says_when_the_number_is_decided() {
     let w = World::new();
-    let out = w.cut(false, &["--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out)
-            .contains("pr title   decided when the PR is opened (pass --rc N to set it now)"),
-        "{}",
-        stdout(&out)
+    let file = w.r.dir.path().join("pr-body.md");
+    let out = w.cut(
+        false,
+        &["--yes", "--changelog-file", file.to_str().unwrap()],
     );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("pr title   decided when the PR is opened (pass --rc N to set it now)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("changelog  {}", file.display())),
+        "{text}"
+    );
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("- Bump gems (#103)\n"));
+    assert!(!w.r.work.join(".git/login-release").exists());
 }
 
 #[test]
