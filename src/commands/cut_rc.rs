@@ -209,15 +209,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
 
     let mut plan =
         Plan::new(p.title.clone()).target("repository", repo.location().display().to_string());
-    plan = plan.target(
-        "remote",
-        format!(
-            "{} ({}, via {})",
-            remote.name,
-            remote.url,
-            remote.transport.describe()
-        ),
-    );
+    plan = plan.target("remote", remote.describe());
     let local_now = repo.local_branch(&p.branch);
     if !p.already_done {
         plan.push(

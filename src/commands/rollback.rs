@@ -168,15 +168,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         .map(|g| g.compare_url(&s.git.prod_branch, &branch));
     let mut plan = Plan::new(format!("Revert \"{subject}\" on {prod_name}"))
         .target("repository", repo.location().display().to_string())
-        .target(
-            "remote",
-            format!(
-                "{} ({}, via {})",
-                remote.name,
-                remote.url,
-                remote.transport.describe()
-            ),
-        );
+        .target("remote", remote.describe());
     if already.is_none() {
         plan.push(
             Step::new(
@@ -200,6 +192,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         "then open a PR: base {} <- head {branch}, \"{pr_title}\"; merge it (admins may bypass CI when urgent) and recycle production",
         s.git.prod_branch
     ));
+    plan.note(
+        "the fleet is not touched: to take the new instances out of service now, run scale-remove-new-instances prod ALL",
+    );
     plan.note("the working tree and the checked-out branch are not touched");
 
     let mut doc = Doc {

@@ -148,19 +148,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         .unwrap_or_else(|| "prod".to_string());
     let mut plan = Plan::new(format!("Tag {prod_name} as {tag}"))
         .target("repository", repo.location().display().to_string())
-        .target(
-            "remote",
-            format!(
-                "{} ({}, via {})",
-                remote.name,
-                remote.url,
-                remote.transport.describe()
-            ),
-        )
+        .target("remote", remote.describe())
         .env(production_env);
 
     if let Some(existing) = already {
-        ctx.out.plan(&plan);
         ctx.out.success(format!(
             "{prod_name} ({}) is already tagged {existing} on {}: nothing to do",
             short(prod),

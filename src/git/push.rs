@@ -90,10 +90,7 @@ pub fn push(remote: &Remote<'_>, updates: &[RefUpdate], rc_prefix: &str) -> Resu
 fn rejected_error(remote: &Remote<'_>, what: &str) -> anyhow::Error {
     failed(
         format!("{} rejected the push of {what}", remote.name),
-        format!(
-            "check your push rights and the remote's branch protection, then run again (`git push {}` shows the remote's reason)",
-            remote.name
-        ),
+        "check your push rights and the remote's branch and tag protection, then run again",
     )
 }
 
@@ -137,6 +134,21 @@ fn push_cli(remote: &Remote<'_>, updates: &[RefUpdate]) -> Result<Vec<RefResult>
     args.extend(specs.iter().map(String::as_str));
     let out = remote.git(&args)?;
     let mut results = parse_porcelain(&String::from_utf8_lossy(&out.stdout));
+    // What the remote's hooks printed explains a rejection best.
+    let said: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("remote: "))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !said.is_empty() {
+        for r in results.iter_mut() {
+            if let Some(why) = &mut r.rejected {
+                why.push_str(&format!("; the remote said: {}", said.join(" / ")));
+            }
+        }
+    }
     for u in updates {
         if !results.iter().any(|r| r.dst == u.dst) {
             results.push(RefResult {

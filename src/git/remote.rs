@@ -64,22 +64,41 @@ pub fn is_local_url(url: &str) -> bool {
 pub struct Remote<'r> {
     pub repo: &'r Repo,
     pub name: String,
+    /// The URL as configured (`remote.<name>.url`): what people recognise, and what GitHub
+    /// links are derived from.
     pub url: String,
+    /// The URL after `url.<base>.insteadOf` rewriting: what is actually reached.
+    pub effective_url: String,
     pub transport: Transport,
 }
 
 impl<'r> Remote<'r> {
     /// Looks the remote up (a missing one is a preflight failure) and picks the transport.
     pub fn new(repo: &'r Repo, name: &str, fetch_with_cli: bool) -> Result<Remote<'r>> {
-        let url = repo.remote_url(name)?;
-        let transport = Transport::choose(&url, fetch_with_cli);
-        tracing::debug!(remote = name, %url, transport = transport.describe(), "remote");
+        let effective_url = repo.remote_url(name)?;
+        let url = repo
+            .config_string(&format!("remote.{name}.url"))
+            .unwrap_or_else(|| effective_url.clone());
+        let transport = Transport::choose(&effective_url, fetch_with_cli);
+        tracing::debug!(remote = name, %url, %effective_url, transport = transport.describe(), "remote");
         Ok(Remote {
             repo,
             name: name.to_string(),
             url,
+            effective_url,
             transport,
         })
+    }
+
+    /// `origin (git@github.com:o/r.git, via the git program)`, with the rewritten URL when
+    /// `insteadOf` changed it: for plans and status lines.
+    pub fn describe(&self) -> String {
+        let url = if self.url == self.effective_url {
+            self.url.clone()
+        } else {
+            format!("{} -> {}", self.url, self.effective_url)
+        };
+        format!("{} ({url}, via {})", self.name, self.transport.describe())
     }
 
     /// `refs/remotes/<name>/*`, the fetch refspec we always use (whatever the clone configured,
@@ -119,12 +138,7 @@ impl<'r> Remote<'r> {
 
     /// [`fetch`](Self::fetch) with a status line saying from where and how.
     pub fn fetch_reporting(&self, out: &crate::output::Output) -> Result<()> {
-        out.status(format!(
-            "fetching {} ({}) with {}",
-            self.name,
-            self.url,
-            self.transport.describe()
-        ));
+        out.status(format!("fetching {}", self.describe()));
         self.fetch()
     }
 

@@ -197,9 +197,9 @@ fn cuts_from_staging(cli: bool) {
         "{err}"
     );
     let via = if cli {
-        "with the git program"
+        "via the git program)"
     } else {
-        "with libgit2"
+        "via libgit2)"
     };
     assert!(err.contains(via), "{err}");
 }
@@ -349,7 +349,7 @@ fn pre_receive_hook_rejection_through_the_git_program() {
     assert_fails(
         &out,
         1,
-        &format!("origin rejected the push of refs/heads/{BRANCH} (remote rejected: pre-receive hook declined)"),
+        &format!("origin rejected the push of refs/heads/{BRANCH} (remote rejected: pre-receive hook declined; the remote said: rc branches are frozen)"),
         "push rights",
     );
     assert_eq!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")), None);
@@ -753,7 +753,7 @@ fn network_remotes_go_through_the_git_program() {
     let out = w.cut(false, &["--source", "main", "--yes"]);
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("fetching origin ({url}) with the git program")),
+        err.contains(&format!("fetching origin ({url}, via the git program)")),
         "{err}"
     );
     assert_fails(
@@ -761,5 +761,30 @@ fn network_remotes_go_through_the_git_program() {
         1,
         &format!("fetching origin ({url}) failed"),
         "git fetch origin",
+    );
+}
+
+#[test]
+fn insteadof_rewrites_are_followed_and_links_use_the_configured_url() {
+    let w = World::new();
+    let github = "git@github.com:18F/identity-idp.git";
+    let origin = w.r.origin.to_str().unwrap().to_string();
+    w.r.git(&["config", &format!("url.{origin}.insteadOf"), github]);
+    w.r.git(&["remote", "set-url", "origin", github]);
+    let out = w.cut(false, &["--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "fetching origin ({github} -> {origin}, via libgit2)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains(&format!(
+        "pr url     https://github.com/18F/identity-idp/compare/stages/prod...{BRANCH}?expand=1"
+    )));
+    assert_eq!(
+        w.r.origin_ref(&format!("refs/heads/{BRANCH}")),
+        Some(w.staging.clone())
     );
 }
