@@ -191,27 +191,39 @@ pub fn generate(
     source: &str,
     settings: &Settings,
 ) -> Result<Changelog> {
-    use crate::git::log;
-    let base_id = log::resolve_commit(repo, base, "--base")?;
-    let source_id = log::resolve_commit(repo, source, "--source")?;
-    let started = std::time::Instant::now();
-    let commits = log::commits_between(repo, base_id, source_id)?;
-    let read = started.elapsed();
-    let remote = log::remote_url(repo, &settings.git.remote);
-    let links = render::link_base(&settings.github.web_url, remote.as_deref());
-    let mut log = build(&commits, links);
-    tracing::debug!(
-        commits = commits.len(),
-        read_ms = read.as_secs_f64() * 1e3,
-        built_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
-        "changelog of {base}..{source}"
-    );
+    let base_id = crate::git::log::resolve_commit(repo, base, "--base")?;
+    let source_id = crate::git::log::resolve_commit(repo, source, "--source")?;
+    let mut log = generate_between(repo, base_id, source_id, settings)?;
     log.range = Some(Range {
         base: base.to_string(),
         base_sha: base_id.to_string(),
         source: source.to_string(),
         source_sha: source_id.to_string(),
     });
+    Ok(log)
+}
+
+/// The changelog of `base_id..source_id` (already resolved commits), with PR links from the
+/// settings or the remote's GitHub address. `range` is left for the caller to describe.
+pub fn generate_between(
+    repo: &git2::Repository,
+    base_id: git2::Oid,
+    source_id: git2::Oid,
+    settings: &Settings,
+) -> Result<Changelog> {
+    use crate::git::log;
+    let started = std::time::Instant::now();
+    let commits = log::commits_between(repo, base_id, source_id)?;
+    let read = started.elapsed();
+    let remote = log::remote_url(repo, &settings.git.remote);
+    let links = render::link_base(&settings.github.web_url, remote.as_deref());
+    let log = build(&commits, links);
+    tracing::debug!(
+        commits = commits.len(),
+        read_ms = read.as_secs_f64() * 1e3,
+        built_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
+        "changelog of {base_id}..{source_id}"
+    );
     Ok(log)
 }
 

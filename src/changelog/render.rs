@@ -83,37 +83,7 @@ fn line(out: &mut String, e: &Entry, link_base: Option<&str>) {
 /// `https://github.com/18F/identity-idp(.git)(/)` -> `https://github.com/18F/identity-idp`.
 /// Any other host (or a local path) gives `None`.
 pub fn github_web_url(remote_url: &str) -> Option<String> {
-    let url = remote_url.trim();
-    let path = if let Some(rest) = url.strip_prefix("git@github.com:") {
-        rest
-    } else {
-        let rest = ["https://", "http://", "ssh://", "git://", "git+ssh://"]
-            .iter()
-            .find_map(|scheme| url.strip_prefix(scheme))?;
-        // Optional `user@` (or `user:token@`) before the host.
-        let rest = match rest.split_once('/') {
-            Some((authority, path)) => {
-                let host = authority.rsplit('@').next().unwrap_or(authority);
-                let host = host.split(':').next().unwrap_or(host);
-                if !host.eq_ignore_ascii_case("github.com")
-                    && !host.eq_ignore_ascii_case("www.github.com")
-                {
-                    return None;
-                }
-                path
-            }
-            None => return None,
-        };
-        rest
-    };
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    let mut parts = path.split('/');
-    let (owner, name) = (parts.next()?, parts.next()?);
-    if owner.is_empty() || name.is_empty() || parts.next().is_some() {
-        return None;
-    }
-    Some(format!("https://github.com/{owner}/{name}"))
+    crate::release::links::parse_remote_url(remote_url).map(|r| r.web_url())
 }
 
 /// The base of PR links: the `github.web_url` setting when set (`https://github.com/OWNER/NAME`;

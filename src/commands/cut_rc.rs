@@ -15,7 +15,7 @@ use crate::git::remote::Remote;
 use crate::git::repo::Repo;
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
-use crate::release::{changelog_body, deploy_json, links, rc};
+use crate::release::{deploy_json, links, rc};
 use crate::types::{GitSha, RcNumber};
 
 /// Which application's staging deploy.json to read.
@@ -205,7 +205,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         .changelog_file
         .clone()
         .unwrap_or_else(|| repo.git_dir().join("login-release").join("rc-changelog.md"));
-    let commits = repo.subjects_between(Some(prod), p.target)?.len();
+    let commits = crate::git::log::commits_between(&repo.git, prod, p.target)?.len();
 
     let mut plan =
         Plan::new(p.title.clone()).target("repository", repo.location().display().to_string());
@@ -295,7 +295,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         });
         doc.status = "already_done";
         if !ctx.dry_run() {
-            write_changelog(&repo, Some(prod), p.target, &changelog_file)?;
+            write_changelog(ctx, &repo, prod, p.target, &changelog_file)?;
             doc.changelog_written = true;
         }
         return finish(ctx, &doc);
@@ -325,7 +325,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         ));
     }
     doc.local_branch = Some(local);
-    write_changelog(&repo, Some(prod), p.target, &changelog_file).map_err(|e| {
+    write_changelog(ctx, &repo, prod, p.target, &changelog_file).map_err(|e| {
         crate::error::partial(
             format!(
                 "pushed {}, but writing the changelog file failed: {e:#}",
@@ -643,12 +643,23 @@ fn prepare_true_up(
     }))
 }
 
-fn write_changelog(repo: &Repo, base: Option<Oid>, tip: Oid, path: &std::path::Path) -> Result<()> {
-    let body = changelog_body::generate(repo, base, tip)?;
+/// Writes the promotion PR's body: the changelog of `base..tip` (never the invalid entries,
+/// which are warned about on stderr so they can be fixed or filed by hand).
+fn write_changelog(
+    ctx: &Context,
+    repo: &Repo,
+    base: Oid,
+    tip: Oid,
+    path: &std::path::Path,
+) -> Result<()> {
+    let log = crate::changelog::generate_between(&repo.git, base, tip, ctx.settings())?;
+    for bad in &log.invalid {
+        ctx.out.warn(format!("changelog: {}", bad.describe()));
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, log.markdown()).with_context(|| format!("writing {}", path.display()))
 }
 
 fn finish(ctx: &Context, doc: &Doc) -> Result<()> {

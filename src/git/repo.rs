@@ -378,26 +378,6 @@ impl Repo {
             Err(e) => Err(e).with_context(|| format!("reading {refname}")),
         }
     }
-
-    /// Subjects of the commits in `base..tip`, oldest first, merges left out.
-    pub fn subjects_between(&self, base: Option<Oid>, tip: Oid) -> Result<Vec<(Oid, String)>> {
-        let mut walk = self.git.revwalk()?;
-        walk.push(tip)?;
-        if let Some(b) = base {
-            walk.hide(b)?;
-        }
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-        let mut out = Vec::new();
-        for oid in walk {
-            let oid = oid?;
-            let c = self.commit(oid)?;
-            if c.parent_count() > 1 {
-                continue;
-            }
-            out.push((oid, summary_of(&c)));
-        }
-        Ok(out)
-    }
 }
 
 /// git's message for reverting a commit (with the mainline parent when it is a merge).

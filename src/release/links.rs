@@ -44,7 +44,7 @@ pub fn parse_slug(slug: &str) -> Option<GithubRepo> {
 
 /// A GitHub remote URL in any of git's forms: `git@github.com:o/r.git`,
 /// `https://github.com/o/r(.git)`, `ssh://git@github.com/o/r.git`. Hosts that are not GitHub
-/// (no `github` in the name) give `None`.
+/// give `None`: github.com, or a GitHub Enterprise host named `github.<domain>`.
 pub fn parse_remote_url(url: &str) -> Option<GithubRepo> {
     let url = url.trim();
     let (host, path) = if let Some((_, rest)) = url.split_once("://") {
@@ -62,13 +62,15 @@ pub fn parse_remote_url(url: &str) -> Option<GithubRepo> {
             path,
         )
     };
-    if !host.to_ascii_lowercase().contains("github") {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    if host != "github.com" && !host.starts_with("github.") {
         return None;
     }
     let path = path.trim_matches('/').trim_end_matches(".git");
     let (owner, name) = path.split_once('/')?;
     (!owner.is_empty() && !name.is_empty() && !name.contains('/')).then(|| GithubRepo {
-        host: host.to_ascii_lowercase(),
+        host,
         owner: owner.into(),
         name: name.into(),
     })

@@ -189,7 +189,9 @@ fn cuts_from_staging(cli: bool) {
     let body = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         body,
-        "- Add the account page (#101)\n- Fix a typo (#102)\n- Bump gems (#103)\n"
+        "## User-Facing Improvements\n- Account: Add the account page (#101)\n\n\
+         ## Bug Fixes\n- Copy: Fix a typo (#102)\n\n\
+         ## Internal\n- Dependencies: Bump gems (#103)\n"
     );
     let err = stderr(&out);
     assert!(
@@ -410,7 +412,7 @@ fn text_without_rc_says_when_the_number_is_decided() {
     );
     assert!(std::fs::read_to_string(&file)
         .unwrap()
-        .contains("- Bump gems (#103)\n"));
+        .contains("- Dependencies: Bump gems (#103)\n"));
     assert!(!w.r.work.join(".git/login-release").exists());
 }
 
