@@ -421,7 +421,7 @@ fn prepare_cut(
         remote.name
     );
     match remote_old {
-        Some(r) if r == oid && local.map_or(true, |l| l == oid) => already_done = true,
+        Some(r) if r == oid && local.is_none_or(|l| l == oid) => already_done = true,
         Some(r) => findings.add(
             format!(
                 "{branch} already exists on {} (at {}; the commit to cut is {})",
