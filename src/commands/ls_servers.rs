@@ -361,6 +361,9 @@ async fn unknown_env(
             .collect(),
         None => Vec::new(),
     };
+    let mut envs = envs;
+    envs.sort();
+    envs.dedup();
     let hint = if envs.is_empty() {
         format!(
             "no VPC here is named like `{}`: check AWS_REGION ({}) and the account (`aws-vault exec <profile> --`)",
