@@ -203,8 +203,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 ));
             }
             notes.push(format!(
-                "{rg} has no ELBv2 target group (none tagged prefix={env}, health_role={role}, none attached); \
-                 pivcac sits behind a classic ELB: see the asg-health column"
+                "{rg} has no ELBv2 target group (none tagged prefix={env}, health_role={role}, none attached): \
+                 listed without load-balancer health (a classic ELB, like pivcac's, is not read); \
+                 asg-health is the group's own view"
             ));
         }
     }
