@@ -105,6 +105,16 @@ fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+struct DownOnDrop(std::path::PathBuf, std::path::PathBuf);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        if self.1.exists() {
+            let _ = sandbox(&self.0, &["down", "--dir", self.1.to_str().unwrap()]);
+        }
+    }
+}
+
 #[test]
 fn sandbox_up_env_scale_out_down() {
     use login_release::aws::fleet::DELAYED_SCALE_OUT;
@@ -117,6 +127,8 @@ fn sandbox_up_env_scale_out_down() {
     let d = dir.to_str().unwrap();
 
     let out = sandbox(&home, &["up", "--dir", d]);
+    // A failed assertion below must not leave the detached servers running.
+    let _down = DownOnDrop(home.clone(), dir.clone());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("prod-idp, prod-worker, prod-migration, prod-pivcac"));
     let state = State::load(&dir).unwrap().expect("state.json written");
