@@ -108,6 +108,7 @@ const ENV_NOT_SETTINGS: &[&str] = &[
     "LOGIN_RELEASE_CONFIG",
     "LOGIN_RELEASE_LOG",
     "LOGIN_RELEASE_NOW",
+    "LOGIN_RELEASE_MOTO_PYTHON",
 ];
 
 /// The typed settings commands read.

@@ -1,6 +1,9 @@
 //! AWS: clients built from the default credential chain, the fleet model, and adapters.
 
+pub mod capacity;
 pub mod fleet;
+pub mod inventory;
+pub mod listing;
 
 use anyhow::Result;
 use aws_config::BehaviorVersion;
