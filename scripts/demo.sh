@@ -43,11 +43,13 @@ step "What runs in production now (runbook: no extra servers before deploying)" 
 step "Capacity of the idp group" \
   asg-size prod idp
 
-# Steps other helpers are building; uncomment as their subcommands land.
-# step "Changelog of what the RC adds to production" \
-#   -C "$REPO" changelog -b origin/stages/prod
-# step "Cut the RC branch from what staging runs" \
-#   -C "$REPO" cut-rc --yes
+step "Changelog of what staging runs beyond production" \
+  -C "$REPO" changelog --source origin/main
+step "Cut the RC branch from what staging runs (plan only)" \
+  -C "$REPO" cut-rc --rc 112 --dry-run
+step "Cut the RC branch from what staging runs" \
+  -C "$REPO" cut-rc --rc 112 --yes
+RC_BRANCH=$(git -C "$REPO" for-each-ref --format='%(refname:lstrip=3)' 'refs/remotes/origin/stages/rc-*' | tail -n 1)
 # step "Recycle idp (migration first, worker too)" \
 #   asg-recycle prod idp --yes
 
@@ -62,8 +64,17 @@ step "Capacity after the scale-out" \
 
 # step "Remove the old instances once the recycle's scale-down time has passed" \
 #   scale-remove-old-instances prod ALL --yes --force
-# step "Sign and push the release tag on stages/prod" \
-#   -C "$REPO" tag-release --yes
+banner "Simulated: a reviewer approves the promotion PR and merges it (a normal merge, never squash)"
+git -C "$REPO" fetch -q origin
+git -C "$REPO" checkout -q -B stages/prod origin/stages/prod
+git -C "$REPO" -c user.name="Sandbox Reviewer" -c user.email=reviewer@example.gov \
+  merge -q --no-ff -m "Merge pull request #9001 from 18F/$RC_BRANCH" "origin/$RC_BRANCH"
+git -C "$REPO" push -q origin stages/prod
+git -C "$REPO" log --oneline -1 stages/prod
+step "Sign and push the release tag on stages/prod" \
+  -C "$REPO" tag-release --rc 112 --yes
+step "If it went wrong: the revert branch for the promotion (plan only)" \
+  -C "$REPO" rollback --dry-run
 
 banner "Done"
 echo "The sandbox stops now. To practise by hand: login-release sandbox up; eval \"\$(login-release sandbox env)\""

@@ -209,7 +209,7 @@ pub const PROD_BEHIND: usize = 5;
 /// The repository's settings file: PR links as on GitHub, although origin is a local path.
 pub fn repo_settings() -> String {
     format!(
-        "# The rehearsal sandbox's checkout (login-release sandbox up).\n[github]\nweb_url = \"{GITHUB_WEB_URL}\"\n"
+        "# The rehearsal sandbox's checkout (login-release sandbox up).\n[github]\nweb_url = \"{GITHUB_WEB_URL}\"\nrepository = \"18F/identity-idp\"\n"
     )
 }
 
