@@ -145,9 +145,7 @@ pub async fn stream_exists(aws: &Aws, group: &str, stream: &str) -> Result<Exist
         let page = match page {
             Ok(p) => p,
             Err(e) if is_throttling(&e) => return Ok(Exists::Throttled),
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
-                return Ok(Exists::No)
-            }
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(Exists::No),
             Err(e) => return Err(call_failed("DescribeLogStreams", &e)),
         };
         if page

@@ -131,7 +131,9 @@ mod tests {
             LineKind::Failure("ABANDON".into())
         );
         assert_eq!(
-            m.classify("+ aws autoscaling complete-lifecycle-action --lifecycle-action-result ABANDON"),
+            m.classify(
+                "+ aws autoscaling complete-lifecycle-action --lifecycle-action-result ABANDON"
+            ),
             LineKind::Failure("ABANDON".into())
         );
         assert_eq!(

@@ -7,6 +7,8 @@ pub mod markers;
 pub mod pace;
 pub mod watch;
 
+use std::io::Write as _;
+
 use jiff::Timestamp;
 
 use crate::types::HumanDuration;
@@ -25,6 +27,31 @@ pub fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         Err(_) => Err(format!(
             "`{s}` is neither a duration (like 10m or 1h30m) nor an RFC 3339 time"
         )),
+    }
+}
+
+/// Lines to stdout, flushed one by one (so a pipe sees each line as it arrives), noticing when
+/// the reader has gone (`| head`): then the caller stops instead of following forever.
+#[derive(Debug, Default)]
+pub struct LinePrinter {
+    closed: bool,
+}
+
+impl LinePrinter {
+    /// Writes one line; `false` once stdout is closed.
+    pub fn line(&mut self, text: &str) -> bool {
+        if self.closed {
+            return false;
+        }
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            self.closed = true;
+        }
+        !self.closed
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 }
 
@@ -48,7 +75,11 @@ pub fn similar(wanted: &str, candidates: &[String], max: usize) -> Vec<String> {
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(max).map(|(_, c)| c.clone()).collect()
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, c)| c.clone())
+        .collect()
 }
 
 #[cfg(test)]

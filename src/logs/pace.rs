@@ -149,8 +149,25 @@ where
     }
 }
 
+/// Whether an error already mapped by `aws::call_failed` was throttling (its message keeps the
+/// service's error code), for adapters that do not hand out the raw SDK error.
+pub fn is_throttled_error(err: &anyhow::Error) -> bool {
+    let text = err.to_string();
+    [
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "Rate exceeded",
+    ]
+    .iter()
+    .any(|c| text.contains(c))
+}
+
 /// The error code of an SDK service error (`ResourceNotFoundException`, `InvalidDocument`...).
-pub fn error_code<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Option<&str>
+pub fn error_code<E, R>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> Option<&str>
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {

@@ -375,7 +375,10 @@ mod tests {
         w.stream(ms(0), true);
         w.fetched(
             ms(0),
-            lines(&["chef run failed", "Instance i-1 for ASG prod-migration was ABANDONED.  Fatal error in provisioning."]),
+            lines(&[
+                "chef run failed",
+                "Instance i-1 for ASG prod-migration was ABANDONED.  Fatal error in provisioning.",
+            ]),
             ms(10),
         );
         let f = w.finished().unwrap();
@@ -497,6 +500,12 @@ mod tests {
     fn interrupt_ends_the_watch() {
         let mut w = Watch::new(markers(), pacing(), ms(1000), None);
         w.interrupt();
-        assert!(matches!(w.next(ms(1)), Step::Finish(Finish { outcome: Outcome::Interrupted, .. })));
+        assert!(matches!(
+            w.next(ms(1)),
+            Step::Finish(Finish {
+                outcome: Outcome::Interrupted,
+                ..
+            })
+        ));
     }
 }

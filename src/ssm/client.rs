@@ -1,9 +1,7 @@
 //! The SSM adapter: documents, SendCommand by tag, ListCommands and GetCommandInvocation.
 
 use anyhow::Result;
-use aws_sdk_ssm::types::{
-    CloudWatchOutputConfig, DocumentKeyValuesFilter, Target,
-};
+use aws_sdk_ssm::types::{CloudWatchOutputConfig, DocumentKeyValuesFilter, Target};
 
 use super::tracker::{parse_elapsed, CommandState, Invocation};
 use crate::aws::{call_failed, Aws};
@@ -50,12 +48,7 @@ pub async fn describe_document(aws: &Aws, name: &str) -> Result<Option<DocumentI
 
 /// Names of the Command documents this account owns (for a did-you-mean; at most 10 pages).
 pub async fn own_command_documents(aws: &Aws) -> Result<Vec<String>> {
-    let filter = |k: &str, v: &str| {
-        DocumentKeyValuesFilter::builder()
-            .key(k)
-            .values(v)
-            .build()
-    };
+    let filter = |k: &str, v: &str| DocumentKeyValuesFilter::builder().key(k).values(v).build();
     let mut pages = aws
         .ssm
         .list_documents()
@@ -131,9 +124,10 @@ pub async fn command_state(aws: &Aws, command_id: &str) -> Result<Answer<Command
         Err(e) if is_throttling(&e) => return Ok(Answer::Throttled),
         Err(e) => return Err(call_failed("ListCommands", &e)),
     };
-    let c = out.commands().first().ok_or_else(|| {
-        anyhow::anyhow!("ListCommands does not know command {command_id}")
-    })?;
+    let c = out
+        .commands()
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("ListCommands does not know command {command_id}"))?;
     Ok(Answer::Got(CommandState {
         status: c
             .status()
@@ -162,9 +156,7 @@ pub async fn invocation(
     {
         Ok(o) => o,
         Err(e) if is_throttling(&e) => return Ok(Answer::Throttled),
-        Err(e) if error_code(&e) == Some("InvocationDoesNotExist") => {
-            return Ok(Answer::Got(None))
-        }
+        Err(e) if error_code(&e) == Some("InvocationDoesNotExist") => return Ok(Answer::Got(None)),
         Err(e) => return Err(call_failed("GetCommandInvocation", &e)),
     };
     let duration = out
@@ -184,7 +176,10 @@ pub async fn invocation(
         details: out.status_details().map(str::to_string),
         response_code: Some(out.response_code()).filter(|c| *c != -1),
         duration,
-        stdout: out.standard_output_content().unwrap_or_default().to_string(),
+        stdout: out
+            .standard_output_content()
+            .unwrap_or_default()
+            .to_string(),
         stderr: out.standard_error_content().unwrap_or_default().to_string(),
     })))
 }

@@ -85,9 +85,18 @@ impl Invocation {
         } else {
             (&self.stdout, &self.stderr)
         };
-        let text = if first.trim().is_empty() { second } else { first };
+        let text = if first.trim().is_empty() {
+            second
+        } else {
+            first
+        };
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let mut out = lines.iter().take(max).copied().collect::<Vec<_>>().join("\n");
+        let mut out = lines
+            .iter()
+            .take(max)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
         if lines.len() > max {
             out.push_str(&format!("\n... ({} more lines)", lines.len() - max));
         }
@@ -115,7 +124,10 @@ impl Summary {
     /// Any invocation failed, or the command itself did not succeed.
     pub fn is_failure(&self) -> bool {
         !self.failed.is_empty()
-            || matches!(self.command_status.as_str(), "Failed" | "TimedOut" | "Cancelled")
+            || matches!(
+                self.command_status.as_str(),
+                "Failed" | "TimedOut" | "Cancelled"
+            )
     }
 }
 
@@ -211,9 +223,10 @@ impl Tracker {
     /// The command targets more instances than we counted (one launched in between): the caller
     /// should list the running instances again and add them, once.
     pub fn wants_more_targets(&mut self) -> bool {
-        let more = self.command.as_ref().is_some_and(|c| {
-            usize::try_from(c.target_count).unwrap_or(0) > self.targets.len()
-        });
+        let more = self
+            .command
+            .as_ref()
+            .is_some_and(|c| usize::try_from(c.target_count).unwrap_or(0) > self.targets.len());
         if more && !self.extra_targets_looked_up {
             self.extra_targets_looked_up = true;
             return true;
@@ -225,7 +238,8 @@ impl Tracker {
     pub fn add_targets(&mut self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
             if !self.invocations.contains_key(&id) {
-                self.invocations.insert(id.clone(), Invocation::pending(&id));
+                self.invocations
+                    .insert(id.clone(), Invocation::pending(&id));
                 self.targets.push(id);
             }
         }
