@@ -104,7 +104,8 @@ fn compile(flag: &str, pattern: &Option<String>) -> Result<Option<Regex>> {
         .map(|p| {
             Regex::new(p).map_err(|e| {
                 let why = e.to_string();
-                let last = why.lines().last().unwrap_or("invalid").trim().to_string();
+                let last = why.lines().last().unwrap_or("invalid").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 error::usage(
                     format!("{flag} `{p}` is not a valid regular expression: {last}"),
                     "quote the pattern for the shell and escape regex characters such as ( [ . * with a backslash",
@@ -269,21 +270,24 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             }
         )),
     }
-    let resume = format!(
-        "login-release tail-logs --group '{}'{} --since {}",
-        args.group,
-        stream
-            .as_deref()
-            .map(|s| format!(" --stream '{s}'"))
-            .unwrap_or_default(),
-        follower
-            .newest()
-            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-            .map_or_else(|| rfc3339(since), rfc3339),
-    );
+    let tail_cmd = |stream: Option<&str>, from_ms: Option<i64>| {
+        format!(
+            "login-release tail-logs --group '{}'{} --since {}",
+            args.group,
+            stream
+                .map(|s| format!(" --stream '{s}'"))
+                .unwrap_or_default(),
+            from_ms
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map_or_else(|| rfc3339(since), rfc3339),
+        )
+    };
+    let resume = tail_cmd(stream.as_deref(), follower.newest());
     match outcome {
         Outcome::FailOnMatched => {
             let (_, e) = matched.expect("a match");
+            // The minute before the match, in the stream it came from.
+            let resume = tail_cmd(Some(&e.stream), Some(e.timestamp - 60_000));
             Err(AppError::new(
                 Kind::Watched,
                 format!(

@@ -26,7 +26,7 @@ use crate::types::{format_duration, Env, HumanDuration};
 const AFTER_HELP: &str = "\
 Examples:
   login-release watch-migration prod
-  login-release watch-migration prod --role idp            # the newest idp instance, after the migration
+  login-release watch-migration prod --role idp     # then the newest idp instance
   login-release watch-migration staging --instance i-0abc --timeout 30m
 
 Exit status: 0 the success marker appeared; 1 timed out (the migration may still be running) or AWS

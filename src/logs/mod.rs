@@ -71,7 +71,7 @@ pub fn similar(wanted: &str, candidates: &[String], max: usize) -> Vec<String> {
             let l = c.to_lowercase();
             let score = strsim::normalized_damerau_levenshtein(&w, &l);
             let contains = !w.is_empty() && (l.contains(&w) || w.contains(&l));
-            (score >= 0.6 || contains).then_some((if contains { score.max(0.6) } else { score }, c))
+            (score >= 0.6 || contains).then_some((score, c))
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));

@@ -48,7 +48,7 @@ pub struct Invocation {
     /// `StatusDetails`: `Undeliverable`, `ExecutionTimedOut`, `DeliveryTimedOut`...
     pub details: Option<String>,
     pub response_code: Option<i32>,
-    #[serde(serialize_with = "secs")]
+    #[serde(serialize_with = "secs", rename = "duration_secs")]
     pub duration: Option<Duration>,
     pub stdout: String,
     pub stderr: String,
