@@ -330,8 +330,7 @@ async fn wait(
     let mut progress = ctx
         .out
         .progress(format!("waiting for command {command_id}"));
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut interrupt = crate::logs::Interrupt::new();
     let result = loop {
         let step = async {
             let mut throttled = false;
@@ -359,7 +358,7 @@ async fn wait(
         };
         let throttled = tokio::select! {
             biased;
-            _ = &mut ctrl_c => break Err(Waited::Interrupted),
+            _ = interrupt.recv() => break Err(Waited::Interrupted),
             r = step => match r {
                 Ok(t) => t,
                 Err(e) => break Err(Waited::Failed(e)),
@@ -378,14 +377,14 @@ async fn wait(
         if wake >= deadline {
             tokio::select! {
                 biased;
-                _ = &mut ctrl_c => break Err(Waited::Interrupted),
+                _ = interrupt.recv() => break Err(Waited::Interrupted),
                 _ = tokio::time::sleep_until(deadline) => {}
             }
             break Err(Waited::TimedOut);
         }
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => break Err(Waited::Interrupted),
+            _ = interrupt.recv() => break Err(Waited::Interrupted),
             _ = tokio::time::sleep_until(wake) => {}
         }
     };

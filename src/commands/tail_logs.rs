@@ -154,8 +154,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     if tsv {
         printer.line("timestamp\tstream\tmessage");
     }
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut interrupt = crate::logs::Interrupt::new();
 
     let outcome = loop {
         let on_events = |events: Vec<Event>| {
@@ -187,7 +186,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         };
         let polled = tokio::select! {
             biased;
-            _ = &mut ctrl_c => break Outcome::Interrupted,
+            _ = interrupt.recv() => break Outcome::Interrupted,
             r = cloudwatch::poll(aws, &query, &mut follower, pacing.page_gap, on_events) => r?,
         };
         if polled.stopped {
@@ -224,7 +223,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         };
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => break Outcome::Interrupted,
+            _ = interrupt.recv() => break Outcome::Interrupted,
             _ = tokio::time::sleep_until(wake) => {}
         }
         if last {

@@ -93,7 +93,7 @@ impl Source {
     fn describe(&self) -> String {
         match self {
             Source::Group(g) => g.clone(),
-            Source::Name(n) => format!("instances named {n}"),
+            Source::Name(n) => n.clone(),
             Source::Instance(i) => i.clone(),
         }
     }
@@ -162,8 +162,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let started = Instant::now();
     let color = ctx.out.color();
     let json = ctx.out.is_json();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut interrupt = crate::logs::Interrupt::new();
 
     let finish: Finish = loop {
         let now = started.elapsed();
@@ -173,7 +172,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             Step::Sleep(d) => {
                 tokio::select! {
                     biased;
-                    _ = &mut ctrl_c => watch.interrupt(),
+                    _ = interrupt.recv() => watch.interrupt(),
                     _ = tokio::time::sleep(*d) => {}
                 }
                 Ok(())
@@ -249,7 +248,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 let mut batch: Vec<String> = Vec::new();
                 let polled = tokio::select! {
                     biased;
-                    _ = &mut ctrl_c => { watch.interrupt(); None }
+                    _ = interrupt.recv() => { watch.interrupt(); None }
                     r = cloudwatch::poll(aws, &query, &mut follower, pacing.page_gap, |events| {
                         batch.extend(events.iter().map(|e| e.line().to_string()));
                         ControlFlow::Continue(())
@@ -296,9 +295,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
 
     let elapsed = started.elapsed();
     let instance = watch.instance().map(str::to_string);
-    let who = instance
-        .clone()
-        .unwrap_or_else(|| format!("no instance of {}", source.describe()));
+    let who = match &instance {
+        Some(i) => format!("instance {i}"),
+        None => format!("no instance of {}", source.describe()),
+    };
     if json {
         ctx.out.json(
             "watch-migration",
@@ -316,7 +316,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     // The one summary line: instance, duration, outcome.
     let summary = format!(
-        "watch-migration: {who} {} after {} ({} lines)",
+        "watch-migration: {} after {} ({who}, {} lines)",
         finish.outcome.as_str(),
         format_duration(elapsed),
         watch.lines()
@@ -328,7 +328,16 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
 
     let id = instance.as_deref().unwrap_or("ID");
-    let again = format!("login-release watch-migration {env} --instance {id}");
+    let again = match &instance {
+        Some(i) => format!("login-release watch-migration {env} --instance {i}"),
+        None => format!(
+            "login-release watch-migration {env}{}",
+            args.role
+                .as_deref()
+                .map(|r| format!(" --role {r}"))
+                .unwrap_or_default()
+        ),
+    };
     let read = format!("login-release tail-logs --group '{log_group}' --instance {id} --since 2h");
     match finish.outcome {
         Outcome::Succeeded => Ok(()),
@@ -361,9 +370,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                     source.describe(),
                     format_duration(elapsed)
                 ),
-                format!(
-                    "a recycle starts the migration instance first (`login-release asg-recycle {env} idp`); `login-release ls-servers {env}` shows what runs"
-                ),
+                match &args.role {
+                    Some(role) => format!(
+                        "a recycle starts new instances (`login-release asg-recycle {env} {role}`); `login-release ls-servers {env}` shows what runs"
+                    ),
+                    None => format!(
+                        "a recycle starts the migration instance first (`login-release asg-recycle {env} idp`); `login-release ls-servers {env}` shows what runs"
+                    ),
+                },
             ),
             Phase::WaitingForStream => error::failed(
                 format!(
@@ -384,7 +398,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }),
         Outcome::Interrupted => Err(AppError::new(
             Kind::Interrupted,
-            format!("stopped watching {who}"),
+            match &instance {
+                Some(i) => format!("stopped watching {i}"),
+                None => format!("stopped waiting for an instance of {}", source.describe()),
+            },
         )
         .with_hint(format!(
             "nothing was changed and provisioning continues; watch again with `{again}`"

@@ -55,6 +55,43 @@ impl LinePrinter {
     }
 }
 
+/// Ctrl-C for the loops that handle it themselves, listening from the moment it is created (a
+/// `tokio::signal::ctrl_c()` future only listens once first polled, so a Ctrl-C just before that
+/// would reach only `main`'s generic handler).
+pub struct Interrupt {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupt {
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        {
+            let signal =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+            Interrupt { signal }
+        }
+        #[cfg(not(unix))]
+        Interrupt {}
+    }
+
+    /// Resolves at the next Ctrl-C.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal {
+            s.recv().await;
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Milliseconds since the epoch, as CloudWatch Logs counts.
 pub fn millis(t: Timestamp) -> i64 {
     t.as_millisecond()

@@ -2,12 +2,11 @@
 //! --fail-on, --since, output formats, Ctrl-C, and the bad-input errors.
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::moto::{Moto, REGION};
 use crate::support::{cmd, stderr, stdout};
-use crate::watch_migration::{create_group, now_ms, put};
+use crate::watch_migration::{create_group, interrupt, now_ms, put, spawn};
 
 const GROUP: &str = "prod_/srv/idp/shared/log/production.log";
 const STREAM: &str = "i-0aaa";
@@ -207,39 +206,24 @@ fn follow_exits_0_on_ctrl_c() {
     let home = tempfile::tempdir().unwrap();
     setup(&moto);
     moto.block_on(put(&moto.aws, GROUP, STREAM, &["first"], now_ms() - 1000));
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("login-release"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("NO_COLOR", "1")
-        .env("RUST_BACKTRACE", "0")
-        .env("AWS_ENDPOINT_URL", moto.url())
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args([
+    let mut child = spawn(
+        &moto,
+        home.path(),
+        &[
             "tail-logs",
             "--group",
             GROUP,
             "--follow",
             "--poll-interval",
             "50ms",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
+        ],
+    );
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     // Line-buffered through a pipe: the first line arrives while the command keeps running.
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "first\n");
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    interrupt(&child);
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();

@@ -125,6 +125,35 @@ fn instance_of(moto: &Moto, group: &str) -> String {
     groups[0].instances[0].id.clone()
 }
 
+/// The binary as a child process (for signals), with the emulator's environment.
+pub fn spawn(moto: &Moto, home: &std::path::Path, args: &[&str]) -> std::process::Child {
+    use std::process::Stdio;
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("login-release"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_REGION", crate::support::moto::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c.spawn().unwrap()
+}
+
+pub fn interrupt(child: &std::process::Child) {
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
 fn watch(moto: &Moto, home: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut c = cmd(home);
     moto.env(&mut c);
@@ -175,8 +204,8 @@ fn follows_the_stream_from_its_start_until_the_success_marker() {
     );
     let last = err.lines().last().unwrap();
     assert!(
-        last.starts_with(&format!("ok: watch-migration: {id} succeeded after "))
-            && last.ends_with("(5 lines)"),
+        last.starts_with("ok: watch-migration: succeeded after ")
+            && last.ends_with(&format!(" (instance {id}, 5 lines)")),
         "{err}"
     );
 }
@@ -216,7 +245,8 @@ fn a_failure_marker_exits_5() {
     let lines: Vec<&str> = err.lines().collect();
     let n = lines.len();
     assert!(
-        lines[n - 3].starts_with(&format!("watch-migration: {id} failed after ")),
+        lines[n - 3].starts_with("watch-migration: failed after ")
+            && lines[n - 3].ends_with(&format!(" (instance {id}, 2 lines)")),
         "{err}"
     );
     assert_eq!(
@@ -271,11 +301,9 @@ fn no_migration_instance_within_the_timeout_exits_1() {
     assert!(stdout(&out).is_empty());
     let lines: Vec<&str> = err.lines().collect();
     let n = lines.len();
-    assert!(
-        lines[n - 3].starts_with(
-            "watch-migration: no instance of prod-migration timed out after 1s (0 lines)"
-        ),
-        "{err}"
+    assert_eq!(
+        lines[n - 3],
+        "watch-migration: timed out after 1s (no instance of prod-migration, 0 lines)"
     );
     assert_eq!(
         lines[n - 2],
@@ -337,5 +365,45 @@ fn a_missing_log_group_or_instance_is_a_preflight_failure() {
         stderr(&out),
         "error: instance i-0123456789abcdef0 does not exist in us-west-2\n\
          help: `login-release ls-servers prod` lists the environment's instances\n"
+    );
+}
+
+#[test]
+fn ctrl_c_says_where_things_stand_and_exits_130() {
+    use std::io::{BufRead, BufReader, Read};
+    let moto = Moto::start();
+    let home = tempfile::tempdir().unwrap();
+    seed(&moto, 0);
+    create_group(&moto, CLOUD_INIT);
+    let mut child = spawn(
+        &moto,
+        home.path(),
+        &["watch-migration", "prod", "--poll-interval", "50ms"],
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(
+        first.ends_with("] waiting for a running instance of prod-migration\n"),
+        "{first}"
+    );
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    let lines: Vec<&str> = rest.lines().collect();
+    let n = lines.len();
+    assert!(
+        lines[n - 3].starts_with("watch-migration: interrupted after "),
+        "{rest}"
+    );
+    assert_eq!(
+        lines[n - 2],
+        "error: stopped waiting for an instance of prod-migration"
+    );
+    assert_eq!(
+        lines[n - 1],
+        "help: nothing was changed and provisioning continues; watch again with `login-release watch-migration prod`"
     );
 }
