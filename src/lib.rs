@@ -14,6 +14,7 @@ pub mod error;
 pub mod git;
 pub mod output;
 pub mod plan;
+pub mod recycle;
 pub mod release;
 pub mod sandbox;
 pub mod types;

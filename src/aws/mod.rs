@@ -1,5 +1,6 @@
 //! AWS: clients built from the default credential chain, the fleet model, and adapters.
 
+pub mod apply;
 pub mod fleet;
 
 use anyhow::Result;
