@@ -307,7 +307,8 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
             .collect();
         let pending_return = pending.iter().find(|a| a.name == RECYCLE_ONCE);
         if !pending.is_empty() && !opts.force {
-            out.findings.push(in_progress(settings, env, &e.role, g, &pending, now));
+            out.findings
+                .push(in_progress(env, facts.target, g, &pending, now));
         }
         let spindown = if opts.spindown_explicit {
             opts.spindown
@@ -553,13 +554,14 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
 
 /// The finding for a group with recycle actions already scheduled.
 fn in_progress(
-    _settings: &Settings,
     env: &str,
-    role: &str,
+    target: &Target,
     g: &Group,
     pending: &[&ScheduledAction],
     now: Timestamp,
 ) -> Finding {
+    let mut pending = pending.to_vec();
+    pending.sort_by_key(|a| a.start);
     let list: Vec<String> = pending
         .iter()
         .map(|a| match a.start {
@@ -575,7 +577,7 @@ fn in_progress(
             list.join(", ")
         ),
         format!(
-            "let it finish, cancel it with `login-release scale-remove-new-instances {env} {role}`, or replace it with --force"
+            "let it finish, cancel it with `login-release scale-remove-new-instances {env} {target}`, or replace it with --force"
         ),
     )
 }

@@ -110,13 +110,28 @@ fn print_skipped(ctx: &Context, skipped: &[Skipped]) {
     }
 }
 
-/// The text of the calls that were made, for an exit-4 report.
-fn done_list(calls: &[Call]) -> String {
-    calls
+/// Exit 4: which calls were made before `error`, and the command that undoes or finishes them.
+fn partial_error(
+    what: &str,
+    calls: &[Call],
+    done: usize,
+    error: &anyhow::Error,
+    then: &str,
+) -> anyhow::Error {
+    let made: Vec<String> = calls[..done]
         .iter()
         .map(|c| format!("{} {} ({})", c.operation(), c.group(), c.detail()))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    AppError::new(
+        Kind::Partial,
+        format!(
+            "{what} partly applied: {done} of {} changes made, then {}",
+            calls.len(),
+            crate::error::report(error).message
+        ),
+    )
+    .with_hint(format!("made: {}. {then}", made.join("; ")))
+    .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +204,9 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
         }
         Target::All => None,
     };
-    let (fleet, account) = tokio::try_join!(gather(aws, names), aws.account())?;
+    // One after the other, so a credentials or network problem is reported by the first call.
+    let fleet = gather(aws, names).await?;
+    let account = aws.account().await?;
     let now = whole_second(ctx.now());
     let planned = recycle_plan::plan(
         settings,
@@ -252,22 +269,14 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
             return Err(error.context("nothing was changed"));
         }
         let changed: Vec<&str> = planned.calls[..done].iter().map(|c| c.group()).collect();
-        let undo = undo_commands(ctx, env, &req.target, &changed);
-        let report = crate::error::report(&error);
-        return Err(AppError::new(
-            Kind::Partial,
-            format!(
-                "recycle partly applied: {done} of {} changes made, then {}",
-                planned.calls.len(),
-                report.message
-            ),
-        )
-        .with_hint(format!(
-            "made: {}. Undo them with: {}",
-            done_list(&planned.calls[..done]),
-            undo.join(" && ")
-        ))
-        .into());
+        let undo = undo_commands(ctx.settings(), env, &req.target, &changed);
+        return Err(partial_error(
+            "recycle",
+            &planned.calls,
+            done,
+            &error,
+            &format!("Undo them with: {}", undo.join(" && ")),
+        ));
     }
     ctx.out.success(format!(
         "applied {} change{}",
@@ -339,21 +348,20 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
 }
 
 /// The commands that cancel the recycle on the groups that were changed.
-fn undo_commands(ctx: &Context, env: &str, target: &Target, changed: &[&str]) -> Vec<String> {
-    let settings = ctx.settings();
+fn undo_commands(
+    settings: &crate::config::Settings,
+    env: &str,
+    target: &Target,
+    changed: &[&str],
+) -> Vec<String> {
     if let Target::Role(role) = target {
         if changed.contains(&settings.asg_name(env, role).as_str()) {
             return vec![format!("login-release scale-remove-new-instances {env} {role}")];
         }
     }
+    // ALL cancels the migration group's recycle along with any role's.
     if matches!(target, Target::All) && changed.iter().any(|g| *g != settings.migration_group(env)) {
-        let mut cmds = vec![format!("login-release scale-remove-new-instances {env} ALL")];
-        if changed.contains(&settings.migration_group(env).as_str()) {
-            // ALL leaves the migration group out unless a role's recycle is cancelled with it.
-            cmds.push(format!("login-release scale-remove-new-instances {env} migration"));
-        }
-        cmds.dedup();
-        return cmds;
+        return vec![format!("login-release scale-remove-new-instances {env} ALL")];
     }
     let mut cmds: Vec<String> = changed
         .iter()
@@ -580,8 +588,8 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     }
     let aws = ctx.aws().await?;
     let env = req.env.as_str();
-    let (account, facts) = tokio::try_join!(aws.account(), scale_in_facts(ctx, aws, req))?;
-    let (mut fleet, mut instances) = facts;
+    let (mut fleet, mut instances) = scale_in_facts(ctx, aws, req).await?;
+    let account = aws.account().await?;
     let clock = RealClock::starting_at(ctx.now());
     let mut now = whole_second(clock.now());
     let mut planned = plan_scale_in(ctx, req, &fleet, &instances, now);
@@ -639,6 +647,19 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         plan.push(c.step());
     }
     for g in &safe {
+        if let Some(c) = &g.cancel {
+            plan.note(if c.desired_from == c.desired_to {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired stays {}",
+                    g.group, c.desired_to
+                )
+            } else {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired back to the pre-recycle {}",
+                    g.group, c.desired_to
+                )
+            });
+        }
         if !g.unprotect.is_empty() {
             plan.note(g.removal_note());
             if g.health_check_type != "ELB" {
@@ -682,22 +703,17 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         if done == 0 {
             return Err(error.context("nothing was changed"));
         }
-        let report = crate::error::report(&error);
-        return Err(AppError::new(
-            Kind::Partial,
-            format!(
-                "partly applied: {done} of {} changes made, then {}",
-                calls.len(),
-                report.message
-            ),
-        )
-        .with_hint(format!(
-            "made: {}. Finish with: login-release {} {env} {} (it picks up where this stopped)",
-            done_list(&calls[..done]),
+        return Err(partial_error(
             req.direction.command(),
-            req.target
-        ))
-        .into());
+            &calls,
+            done,
+            &error,
+            &format!(
+                "Finish with: login-release {} {env} {} (it picks up where this stopped)",
+                req.direction.command(),
+                req.target
+            ),
+        ));
     }
     ctx.out.success(format!(
         "applied {} change{}",
@@ -808,7 +824,7 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
         return head;
     }
     let body = table(
-        &["", "INSTANCE", "IMAGE", "LAUNCHED", "LIFECYCLE", "HEALTH", "PROTECTION"],
+        &["ACTION", "INSTANCE", "IMAGE", "LAUNCHED", "LIFECYCLE", "HEALTH", "PROTECTION"],
         rows,
         true,
     );
@@ -831,6 +847,57 @@ mod tests {
     use super::*;
     use crate::aws::fleet::{DELAYED_SCALE_OUT, RECYCLE_ONCE};
     use crate::recycle::testing::*;
+
+    #[test]
+    fn a_failure_part_way_lists_what_was_made_and_the_undo() {
+        let s = crate::config::Config::defaults().settings;
+        let calls = vec![
+            Call::PutScheduled {
+                group: "prod-migration".into(),
+                name: RECYCLE_ONCE.into(),
+                at: t("2026-11-26T12:10:00Z"),
+                desired: 0,
+            },
+            Call::PutScheduled {
+                group: "prod-idp".into(),
+                name: RECYCLE_ONCE.into(),
+                at: t("2026-11-26T12:15:00Z"),
+                desired: 12,
+            },
+            Call::SetDesired {
+                group: "prod-migration".into(),
+                from: 0,
+                to: 1,
+            },
+        ];
+        let idp = Target::Role("idp".into());
+        let undo = undo_commands(&s, "prod", &idp, &["prod-migration", "prod-idp"]);
+        assert_eq!(undo, ["login-release scale-remove-new-instances prod idp"]);
+        // Only the migration group was touched: idp's command would not see a recycle.
+        let undo = undo_commands(&s, "prod", &idp, &["prod-migration"]);
+        assert_eq!(undo, ["login-release scale-remove-new-instances prod migration"]);
+        let undo = undo_commands(&s, "prod", &Target::All, &["prod-migration", "prod-idp"]);
+        assert_eq!(undo, ["login-release scale-remove-new-instances prod ALL"]);
+        let e = partial_error(
+            "recycle",
+            &calls,
+            2,
+            &crate::error::failed("SetDesired failed: boom", "x"),
+            &format!("Undo them with: {}", undo[0]),
+        );
+        let r = crate::error::report(&e);
+        assert_eq!(r.code, 4);
+        assert_eq!(
+            r.message,
+            "recycle partly applied: 2 of 3 changes made, then SetDesired failed: boom"
+        );
+        assert_eq!(
+            r.hint.unwrap(),
+            "made: PutScheduledUpdateGroupAction prod-migration (RecycleOnce.asg-recycle desired 0); \
+             PutScheduledUpdateGroupAction prod-idp (RecycleOnce.asg-recycle desired 12). \
+             Undo them with: login-release scale-remove-new-instances prod ALL"
+        );
+    }
 
     #[test]
     fn verify_calls_compares_the_read_back() {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::plan::{is_leaving, Skipped, IDP_ROLE, WORKER_ROLE};
 use super::{env_groups, missing_group, role_of, skip_tag, Finding, Target};
 use crate::aws::apply::Call;
-use crate::aws::fleet::{Group, Instance, ScheduledAction, RECYCLE_ONCE};
+use crate::aws::fleet::{Group, Instance, ScheduledAction, DELAYED_SCALE_OUT, RECYCLE_ONCE};
 use crate::config::Settings;
 use crate::plan::{relative, rfc3339};
 
@@ -361,7 +361,12 @@ pub fn plan_group(
             (
                 to,
                 Some(Cancel {
-                    delete: mine.iter().map(|a| a.name.clone()).collect(),
+                    // The pending scale-out goes first: it is the one that would add instances.
+                    delete: {
+                        let mut names: Vec<String> = mine.iter().map(|a| a.name.clone()).collect();
+                        names.sort_by_key(|n| n.as_str() != DELAYED_SCALE_OUT);
+                        names
+                    },
                     desired_from: group.desired,
                     desired_to: to,
                 }),
@@ -518,7 +523,7 @@ pub fn verify(planned: &[&GroupScaleIn], after: &[Group], actions: &[ScheduledAc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fleet::{GroupInstance, DELAYED_SCALE_OUT};
+    use crate::aws::fleet::GroupInstance;
     use crate::config::Config;
     use crate::recycle::testing::*;
 
