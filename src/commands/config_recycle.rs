@@ -6,10 +6,10 @@ use serde::Serialize;
 use crate::commands::asg_recycle::RecycleFlags;
 use crate::context::Context;
 use crate::error::{report, AppError, Kind};
-use crate::plan::{rfc3339, when};
+use crate::plan::when;
 use crate::recycle::run::{self, RecycleOutcome, ScaleRemoveOutcome, ScaleRemoveRequest, Status};
 use crate::recycle::scale_in::Direction;
-use crate::recycle::{watch, RealClock, Target};
+use crate::recycle::{watch, Clock, RealClock, Target};
 
 /// Recycle a role so its instances read new configuration, then remove the old instances.
 ///
@@ -67,13 +67,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     if applied && args.then_remove_old {
         let clock = RealClock::starting_at(ctx.now());
-        let mut progress = ctx.out.progress("waiting for the scale-down");
+        let left = std::time::Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
+        let mut progress = ctx.out.progress(watch::countdown("the scale-down", at, left));
         watch::wait_until(&clock, at, watch::TICK, |left| {
-            progress.set(format!(
-                "waiting for the scale-down at {}: {} left",
-                rfc3339(at),
-                crate::types::format_duration(left)
-            ))
+            progress.set(watch::countdown("the scale-down", at, left))
         })
         .await;
         progress.finish();

@@ -168,6 +168,17 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
         !opts.skip_migration && settings.recycle.migration_roles.iter().any(|r| r == role)
     };
 
+    // An environment without groups: one finding (wrong name or account), not one per group.
+    if env_groups(settings, env, facts.groups).is_empty() {
+        let role = match facts.target {
+            Target::Role(r) => r.as_str(),
+            Target::All => "ALL",
+        };
+        out.findings
+            .push(missing_group(settings, env, role, facts.groups, ""));
+        return out;
+    }
+
     // 1. Which groups, and how.
     let mut entries: Vec<Entry> = Vec::new();
     match facts.target {
@@ -221,10 +232,6 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
         }
         Target::All => {
             let mine = env_groups(settings, env, facts.groups);
-            if mine.is_empty() {
-                out.findings
-                    .push(missing_group(settings, env, "ALL", facts.groups, ""));
-            }
             let mut any_migration = false;
             let mut roles = Vec::new();
             for g in mine {
@@ -946,5 +953,18 @@ mod tests {
         );
         assert_eq!(p.findings.len(), 1);
         assert!(p.findings[0].hint.starts_with("did you mean `prod`?"));
+        let idp = Target::Role("idp".into());
+        let p = plan(
+            &s,
+            &Facts {
+                env: "prd",
+                target: &idp,
+                groups: &prod(),
+                actions: &[],
+                now: t(NOW),
+            },
+            &RecycleOptions::default(),
+        );
+        assert_eq!(p.findings.len(), 1, "not one per missing companion: {:?}", p.findings);
     }
 }

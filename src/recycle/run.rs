@@ -597,13 +597,10 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     if req.wait && !ctx.dry_run() && planned.findings.is_empty() {
         if let Some(at) = planned.ready_at(req.direction).filter(|t| *t > now) {
             ctx.out.status(format!("waiting until {} for the recycle's scale-down", when(at, now)));
-            let mut progress = ctx.out.progress(format!("scale-down {}", relative(at, now)));
+            let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
+            let mut progress = ctx.out.progress(watch::countdown("the scale-down", at, left));
             watch::wait_until(&clock, at, watch::TICK, |left| {
-                progress.set(format!(
-                    "waiting for the scale-down at {}: {} left",
-                    rfc3339(at),
-                    crate::types::format_duration(left)
-                ))
+                progress.set(watch::countdown("the scale-down", at, left))
             })
             .await;
             progress.finish();

@@ -40,6 +40,17 @@ pub async fn wait_until<C: Clock>(
     }
 }
 
+/// The countdown line of a wait: `waiting for the scale-down at T: 4m30s left` (rounded up, so
+/// it never says 0s before the time).
+pub fn countdown(what: &str, at: Timestamp, left: Duration) -> String {
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    format!(
+        "waiting for {what} at {}: {} left",
+        rfc3339(at),
+        crate::types::format_duration(Duration::from_secs(secs))
+    )
+}
+
 /// What one group's watch waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WatchTarget {
@@ -216,6 +227,19 @@ mod tests {
             scale_out_at: t("2026-11-26T12:05:00Z"),
             deadline: t("2026-11-26T12:15:00Z"),
         }
+    }
+
+    #[test]
+    fn countdown_rounds_up() {
+        let at = t("2026-11-26T12:15:00Z");
+        assert_eq!(
+            countdown("the scale-down", at, Duration::from_millis(1500)),
+            "waiting for the scale-down at 2026-11-26T12:15:00Z: 2s left"
+        );
+        assert_eq!(
+            countdown("the scale-down", at, Duration::from_secs(270)),
+            "waiting for the scale-down at 2026-11-26T12:15:00Z: 4m30s left"
+        );
     }
 
     #[test]
