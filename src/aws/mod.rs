@@ -141,8 +141,9 @@ where
     let mut lower = msg.to_lowercase();
     // The credential chain explains every provider it tried, one per line; the error is one line.
     if lower.contains("no credentials found") {
-        msg = "no AWS credentials found (tried the environment, profiles, SSO and instance metadata)"
-            .to_string();
+        msg =
+            "no AWS credentials found (tried the environment, profiles, SSO and instance metadata)"
+                .to_string();
         lower = msg.to_lowercase();
     } else if let Some((first, _)) = msg.split_once('\n') {
         msg = first.trim_end().to_string();

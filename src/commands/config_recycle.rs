@@ -55,8 +55,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         remove_old: None,
     };
     let applied = outcome.recycle.status == Status::Applied;
-    let (Some(at), Some(next)) = (outcome.recycle.scale_down_at, outcome.recycle.next_step.clone())
-    else {
+    let (Some(at), Some(next)) = (
+        outcome.recycle.scale_down_at,
+        outcome.recycle.next_step.clone(),
+    ) else {
         return finish(ctx, &outcome);
     };
     if applied && !args.then_remove_old && ctx.settings().is_production(env) {
@@ -67,8 +69,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     if applied && args.then_remove_old {
         let clock = RealClock::starting_at(ctx.now());
-        let left = std::time::Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
-        let mut progress = ctx.out.progress(watch::countdown("the scale-down", at, left));
+        let left =
+            std::time::Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
+        let mut progress = ctx
+            .out
+            .progress(watch::countdown("the scale-down", at, left));
         watch::wait_until(&clock, at, watch::TICK, |left| {
             progress.set(watch::countdown("the scale-down", at, left))
         })
@@ -76,13 +81,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         progress.finish();
         let mut remove = ScaleRemoveRequest::new(env, Target::All, Direction::Old);
         remove.only = Some(outcome.recycle.recycle.role_groups());
-        remove.wait = true;
+        // No further waiting: the default spin-down is at least twice the grace period, so the
+        // new instances' health is known by now; if it is not, say so (exit 4) and stop.
         remove.preapproved = true;
+        remove.now = Some(clock.now());
         match run::scale_remove(ctx, &remove).await {
             Ok(o) => outcome.remove_old = Some(o),
             Err(e) => {
                 let r = report(&e);
-                let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+                let hint = r
+                    .hint
+                    .map(|h| format!(" once this is fixed: {h}"))
+                    .unwrap_or_default();
                 return Err(AppError::new(
                     Kind::Partial,
                     format!(
@@ -90,7 +100,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                         r.message
                     ),
                 )
-                .with_hint(format!("{hint}run `{next}`"))
+                .with_hint(format!("run `{next}`{hint}"))
                 .into());
             }
         }

@@ -130,7 +130,9 @@ pub fn missing_group(
         };
         return Finding::new(
             &name,
-            format!("no Auto Scaling Groups found for environment `{env}` ({name} does not exist{why})"),
+            format!(
+                "no Auto Scaling Groups found for environment `{env}` ({name} does not exist{why})"
+            ),
             hint,
         );
     }
@@ -306,10 +308,7 @@ mod tests {
         assert_eq!(role_of(&s, "prod", "prod-"), None);
         let mut custom = s.clone();
         custom.naming.asg = "{role}.{env}".into();
-        assert_eq!(
-            role_of(&custom, "prod", "idp.prod").as_deref(),
-            Some("idp")
-        );
+        assert_eq!(role_of(&custom, "prod", "idp.prod").as_deref(), Some("idp"));
     }
 
     #[test]
@@ -318,9 +317,14 @@ mod tests {
         let groups = vec![group("prod-idp", 4, 16), group("prod-worker", 2, 8)];
         let f = missing_group(&s, "prod", "ipd", &groups, "");
         assert_eq!(f.problem, "prod-ipd does not exist");
-        assert_eq!(f.hint, "did you mean `idp`? prod has: prod-idp, prod-worker");
+        assert_eq!(
+            f.hint,
+            "did you mean `idp`? prod has: prod-idp, prod-worker"
+        );
         let f = missing_group(&s, "prd", "idp", &groups, "");
-        assert!(f.problem.starts_with("no Auto Scaling Groups found for environment `prd`"));
+        assert!(f
+            .problem
+            .starts_with("no Auto Scaling Groups found for environment `prd`"));
         assert!(f.hint.starts_with("did you mean `prod`?"), "{}", f.hint);
     }
 

@@ -195,15 +195,16 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                 ));
             }
             let migration_ok = name != migration_group || find(&name).is_some();
-            if (name == migration_group || wants_migration(role)) && migration_ok {
-                if !opts.skip_migration {
-                    entries.push(Entry {
-                        group: migration_group.clone(),
-                        role: "migration".into(),
-                        mode: Mode::Migration,
-                        follower: false,
-                    });
-                }
+            if (name == migration_group || wants_migration(role))
+                && migration_ok
+                && !opts.skip_migration
+            {
+                entries.push(Entry {
+                    group: migration_group.clone(),
+                    role: "migration".into(),
+                    mode: Mode::Migration,
+                    follower: false,
+                });
             }
             if name != migration_group && find(&name).is_some() {
                 entries.push(Entry {
@@ -295,13 +296,19 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
             if e.mode == Mode::Migration {
                 out.findings.push(Finding::new(
                     &e.group,
-                    format!("{} does not exist (the recycle runs a migration instance first)", e.group),
+                    format!(
+                        "{} does not exist (the recycle runs a migration instance first)",
+                        e.group
+                    ),
                     "recycle without a migration instance with --skip-migration",
                 ));
             } else if e.follower {
                 out.findings.push(Finding::new(
                     &e.group,
-                    format!("{} does not exist (an idp recycle recycles worker too)", e.group),
+                    format!(
+                        "{} does not exist (an idp recycle recycles worker too)",
+                        e.group
+                    ),
                     "leave the worker out with --skip-worker",
                 ));
             }
@@ -355,8 +362,14 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
             if 1 > g.max {
                 out.findings.push(Finding::new(
                     &g.name,
-                    format!("{}: cannot start a migration instance: max is {}", g.name, g.max),
-                    format!("raise the maximum first: login-release asg-size {env} {} 1 --max", e.role),
+                    format!(
+                        "{}: cannot start a migration instance: max is {}",
+                        g.name, g.max
+                    ),
+                    format!(
+                        "raise the maximum first: login-release asg-size {env} {} 1 --max",
+                        e.role
+                    ),
                 ));
             }
             let return_to = 0;
@@ -428,7 +441,10 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
         if return_to > g.max {
             out.findings.push(Finding::new(
                 &g.name,
-                format!("{}: cannot return to {return_to} instances: max is {}", g.name, g.max),
+                format!(
+                    "{}: cannot return to {return_to} instances: max is {}",
+                    g.name, g.max
+                ),
                 format!("pass --return-to N with N <= {}", g.max),
             ));
         }
@@ -437,7 +453,10 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                 out.findings.push(Finding::new(
                     &g.name,
                     format!("{}: cannot {what} {n} instances: min is {}", g.name, g.min),
-                    format!("lower the minimum first: login-release asg-size {env} {} {n} --min", e.role),
+                    format!(
+                        "lower the minimum first: login-release asg-size {env} {} {n} --min",
+                        e.role
+                    ),
                 ));
             }
         }
@@ -614,7 +633,12 @@ mod tests {
         ]
     }
 
-    fn run(groups: &[Group], actions: &[ScheduledAction], target: &str, opts: &RecycleOptions) -> RecyclePlan {
+    fn run(
+        groups: &[Group],
+        actions: &[ScheduledAction],
+        target: &str,
+        opts: &RecycleOptions,
+    ) -> RecyclePlan {
         let s = Config::defaults().settings;
         let target = Target::parse(target);
         plan(
@@ -707,7 +731,10 @@ mod tests {
         let p = run(&prod(), &[], "idp", &opts);
         assert_eq!(
             p.calls,
-            vec![put("prod-idp", RECYCLE_ONCE, 600, 12), set("prod-idp", 12, 24)]
+            vec![
+                put("prod-idp", RECYCLE_ONCE, 600, 12),
+                set("prod-idp", 12, 24)
+            ]
         );
     }
 
@@ -724,11 +751,17 @@ mod tests {
         };
         let p = run(&prod(), &[], "idp", &opts);
         assert!(p.findings.is_empty());
-        assert!(p.calls.contains(&put("prod-idp", DELAYED_SCALE_OUT, 60, 30)));
+        assert!(p
+            .calls
+            .contains(&put("prod-idp", DELAYED_SCALE_OUT, 60, 30)));
         assert!(p.calls.contains(&put("prod-idp", RECYCLE_ONCE, 180, 10)));
-        assert!(p.calls.contains(&put("prod-worker", DELAYED_SCALE_OUT, 60, 8)));
+        assert!(p
+            .calls
+            .contains(&put("prod-worker", DELAYED_SCALE_OUT, 60, 8)));
         assert!(p.calls.contains(&put("prod-worker", RECYCLE_ONCE, 180, 4)));
-        assert!(p.calls.contains(&put("prod-migration", RECYCLE_ONCE, 120, 0)));
+        assert!(p
+            .calls
+            .contains(&put("prod-migration", RECYCLE_ONCE, 120, 0)));
     }
 
     #[test]
@@ -777,7 +810,10 @@ mod tests {
         let mut groups = prod();
         groups[3] = group("prod-pivcac", 0, 8);
         let p = run(&groups, &[], "pivcac", &RecycleOptions::default());
-        assert_eq!(p.findings[0].problem, "prod-pivcac has desired capacity 0: nothing to recycle");
+        assert_eq!(
+            p.findings[0].problem,
+            "prod-pivcac has desired capacity 0: nothing to recycle"
+        );
     }
 
     #[test]
@@ -866,7 +902,9 @@ mod tests {
         groups[2] = tagged(group("prod-migration", 1, 2), "utility");
         let p = run(&groups, &[], "idp", &RecycleOptions::default());
         assert_eq!(p.findings.len(), 1);
-        assert!(p.findings[0].problem.contains("leftover migration instance"));
+        assert!(p.findings[0]
+            .problem
+            .contains("leftover migration instance"));
         assert!(p.findings[0].hint.contains("asg-size prod migration 0"));
     }
 
@@ -875,10 +913,19 @@ mod tests {
         let p = run(&prod(), &[], "ipd", &RecycleOptions::default());
         assert_eq!(p.findings[0].problem, "prod-ipd does not exist");
         assert!(p.findings[0].hint.starts_with("did you mean `idp`?"));
-        let groups: Vec<Group> = prod().into_iter().filter(|g| g.name != "prod-worker").collect();
+        let groups: Vec<Group> = prod()
+            .into_iter()
+            .filter(|g| g.name != "prod-worker")
+            .collect();
         let p = run(&groups, &[], "idp", &RecycleOptions::default());
-        assert_eq!(p.findings[0].hint, "leave the worker out with --skip-worker");
-        let groups: Vec<Group> = prod().into_iter().filter(|g| g.name != "prod-migration").collect();
+        assert_eq!(
+            p.findings[0].hint,
+            "leave the worker out with --skip-worker"
+        );
+        let groups: Vec<Group> = prod()
+            .into_iter()
+            .filter(|g| g.name != "prod-migration")
+            .collect();
         let p = run(&groups, &[], "idp", &RecycleOptions::default());
         assert!(p.findings[0].hint.contains("--skip-migration"));
     }
@@ -965,6 +1012,11 @@ mod tests {
             },
             &RecycleOptions::default(),
         );
-        assert_eq!(p.findings.len(), 1, "not one per missing companion: {:?}", p.findings);
+        assert_eq!(
+            p.findings.len(),
+            1,
+            "not one per missing companion: {:?}",
+            p.findings
+        );
     }
 }

@@ -106,7 +106,8 @@ fn plan_header(aws: &Aws, account: &str, title: String, env: &str, now: Timestam
 
 fn print_skipped(ctx: &Context, skipped: &[Skipped]) {
     for s in skipped {
-        ctx.out.status(format!("skipping {}: {}", s.group, s.reason));
+        ctx.out
+            .status(format!("skipping {}: {}", s.group, s.reason));
     }
 }
 
@@ -225,13 +226,24 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     let scale_down_at = planned.scale_down_at();
     let next_step = scale_down_at.map(|_| {
         let which = if planned.role_groups().len() == 1 {
-            planned.groups.iter().find(|g| g.mode != recycle_plan::Mode::Migration).map(|g| g.role.clone()).unwrap_or_default()
+            planned
+                .groups
+                .iter()
+                .find(|g| g.mode != recycle_plan::Mode::Migration)
+                .map(|g| g.role.clone())
+                .unwrap_or_default()
         } else {
             "ALL".to_string()
         };
         format!("login-release scale-remove-old-instances {env} {which}")
     });
-    let mut plan = plan_header(aws, account, format!("Recycle {env} {}", req.target), env, now);
+    let mut plan = plan_header(
+        aws,
+        account,
+        format!("Recycle {env} {}", req.target),
+        env,
+        now,
+    );
     for c in &planned.calls {
         plan.push(c.step());
     }
@@ -356,12 +368,17 @@ fn undo_commands(
 ) -> Vec<String> {
     if let Target::Role(role) = target {
         if changed.contains(&settings.asg_name(env, role).as_str()) {
-            return vec![format!("login-release scale-remove-new-instances {env} {role}")];
+            return vec![format!(
+                "login-release scale-remove-new-instances {env} {role}"
+            )];
         }
     }
     // ALL cancels the migration group's recycle along with any role's.
-    if matches!(target, Target::All) && changed.iter().any(|g| *g != settings.migration_group(env)) {
-        return vec![format!("login-release scale-remove-new-instances {env} ALL")];
+    if matches!(target, Target::All) && changed.iter().any(|g| *g != settings.migration_group(env))
+    {
+        return vec![format!(
+            "login-release scale-remove-new-instances {env} ALL"
+        )];
     }
     let mut cmds: Vec<String> = changed
         .iter()
@@ -379,17 +396,26 @@ pub fn verify_calls(calls: &[Call], groups: &[Group], actions: &[ScheduledAction
     let mut problems = Vec::new();
     for c in calls {
         match c {
-            Call::SetDesired { group, to, .. } => {
-                match groups.iter().find(|g| &g.name == group) {
-                    Some(g) if g.desired == *to => {}
-                    Some(g) => problems.push(format!("{group}: desired is {}, expected {to}", g.desired)),
-                    None => problems.push(format!("{group} is gone")),
+            Call::SetDesired { group, to, .. } => match groups.iter().find(|g| &g.name == group) {
+                Some(g) if g.desired == *to => {}
+                Some(g) => {
+                    problems.push(format!("{group}: desired is {}, expected {to}", g.desired))
                 }
-            }
-            Call::PutScheduled { group, name, at, desired } => {
-                let found = actions.iter().find(|a| &a.group == group && &a.name == name);
+                None => problems.push(format!("{group} is gone")),
+            },
+            Call::PutScheduled {
+                group,
+                name,
+                at,
+                desired,
+            } => {
+                let found = actions
+                    .iter()
+                    .find(|a| &a.group == group && &a.name == name);
                 match found {
-                    Some(a) if a.desired == Some(*desired) && a.start.map(|s| s.as_second()) == Some(at.as_second()) => {}
+                    Some(a)
+                        if a.desired == Some(*desired)
+                            && a.start.map(|s| s.as_second()) == Some(at.as_second()) => {}
                     Some(a) => problems.push(format!(
                         "{group}: {name} is desired {:?} at {:?}, expected {desired} at {}",
                         a.desired,
@@ -406,7 +432,11 @@ pub fn verify_calls(calls: &[Call], groups: &[Group], actions: &[ScheduledAction
             }
             Call::Unprotect { group, ids } => {
                 if let Some(g) = groups.iter().find(|g| &g.name == group) {
-                    for i in g.instances.iter().filter(|i| ids.contains(&i.id) && i.protected) {
+                    for i in g
+                        .instances
+                        .iter()
+                        .filter(|i| ids.contains(&i.id) && i.protected)
+                    {
                         problems.push(format!("{group}: {} is still protected", i.id));
                     }
                 }
@@ -456,7 +486,11 @@ fn states_table(states: &[GroupState], now: Timestamp) -> String {
                 s.group.clone(),
                 s.desired.to_string(),
                 s.instances.to_string(),
-                if scheduled.is_empty() { "-".into() } else { scheduled.join("; ") },
+                if scheduled.is_empty() {
+                    "-".into()
+                } else {
+                    scheduled.join("; ")
+                },
             ]
         })
         .collect();
@@ -483,6 +517,8 @@ pub struct ScaleRemoveRequest {
     /// The user already approved this step (config-recycle --then-remove-old): show the plan,
     /// do not ask again.
     pub preapproved: bool,
+    /// The time to plan from, when the caller has been waiting (default `ctx.now()`).
+    pub now: Option<Timestamp>,
 }
 
 impl ScaleRemoveRequest {
@@ -496,6 +532,7 @@ impl ScaleRemoveRequest {
             skip_unsafe: false,
             only: None,
             preapproved: false,
+            now: None,
         }
     }
 }
@@ -560,7 +597,13 @@ async fn scale_in_facts(
     Ok((fleet, instances))
 }
 
-fn plan_scale_in(ctx: &Context, req: &ScaleRemoveRequest, fleet: &Fleet, instances: &[Instance], now: Timestamp) -> ScaleInPlan {
+fn plan_scale_in(
+    ctx: &Context,
+    req: &ScaleRemoveRequest,
+    fleet: &Fleet,
+    instances: &[Instance],
+    now: Timestamp,
+) -> ScaleInPlan {
     let mut p = scale_in::plan(
         ctx.settings(),
         &req.env,
@@ -590,15 +633,20 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     let env = req.env.as_str();
     let (mut fleet, mut instances) = scale_in_facts(ctx, aws, req).await?;
     let account = aws.account().await?;
-    let clock = RealClock::starting_at(ctx.now());
+    let clock = RealClock::starting_at(req.now.unwrap_or_else(|| ctx.now()));
     let mut now = whole_second(clock.now());
     let mut planned = plan_scale_in(ctx, req, &fleet, &instances, now);
 
     if req.wait && !ctx.dry_run() && planned.findings.is_empty() {
         if let Some(at) = planned.ready_at(req.direction).filter(|t| *t > now) {
-            ctx.out.status(format!("waiting until {} for the recycle's scale-down", when(at, now)));
+            ctx.out.status(format!(
+                "waiting until {} for the recycle's scale-down",
+                when(at, now)
+            ));
             let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
-            let mut progress = ctx.out.progress(watch::countdown("the scale-down", at, left));
+            let mut progress = ctx
+                .out
+                .progress(watch::countdown("the scale-down", at, left));
             watch::wait_until(&clock, at, watch::TICK, |left| {
                 progress.set(watch::countdown("the scale-down", at, left))
             })
@@ -625,11 +673,18 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         }
         for g in planned.groups.iter().filter(|g| !g.findings.is_empty()) {
             for f in &g.findings {
-                ctx.out.warn(format!("leaving {} alone: {} ({})", g.group, f.problem, f.hint));
+                ctx.out.warn(format!(
+                    "leaving {} alone: {} ({})",
+                    g.group, f.problem, f.hint
+                ));
             }
             unsafe_groups.push(UnsafeGroup {
                 group: g.group.clone(),
-                problems: g.findings.iter().map(|f: &Finding| f.problem.clone()).collect(),
+                problems: g
+                    .findings
+                    .iter()
+                    .map(|f: &Finding| f.problem.clone())
+                    .collect(),
             });
         }
     }
@@ -639,7 +694,13 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         Direction::Old => "Remove old instances",
         Direction::New => "Remove new instances",
     };
-    let mut plan = plan_header(aws, account, format!("{verb} of {env} {}", req.target), env, now);
+    let mut plan = plan_header(
+        aws,
+        account,
+        format!("{verb} of {env} {}", req.target),
+        env,
+        now,
+    );
     for c in &calls {
         plan.push(c.step());
     }
@@ -688,7 +749,11 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     }
     let go = if req.preapproved {
         ctx.out.plan(&plan);
-        if ctx.dry_run() { Go::DryRun } else { Go::Apply }
+        if ctx.dry_run() {
+            Go::DryRun
+        } else {
+            Go::Apply
+        }
     } else {
         ctx.confirm(&plan)?
     };
@@ -724,9 +789,16 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     if !problems.is_empty() {
         return Err(AppError::new(
             Kind::Failed,
-            format!("the changes were sent, but reading them back shows: {}", problems.join("; ")),
+            format!(
+                "the changes were sent, but reading them back shows: {}",
+                problems.join("; ")
+            ),
         )
-        .with_hint(format!("run `login-release {} {env} {}` again", req.direction.command(), req.target))
+        .with_hint(format!(
+            "run `login-release {} {env} {}` again",
+            req.direction.command(),
+            req.target
+        ))
         .into());
     }
     for g in &safe {
@@ -782,10 +854,16 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
             what.to_string(),
             m.id.clone(),
             m.image_id.clone(),
-            m.launch_time.map_or("-".into(), |t| format!("{} ({})", rfc3339(t), relative(t, now))),
+            m.launch_time.map_or("-".into(), |t| {
+                format!("{} ({})", rfc3339(t), relative(t, now))
+            }),
             m.lifecycle.clone(),
             m.health.clone(),
-            if m.protected { "protected".into() } else { "-".into() },
+            if m.protected {
+                "protected".into()
+            } else {
+                "-".into()
+            },
         ]
     };
     for m in &g.keep {
@@ -806,7 +884,11 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
         g.group,
         g.desired,
         g.keep.len() + g.remove.len(),
-        if g.keep.len() + g.remove.len() == 1 { "" } else { "s" },
+        if g.keep.len() + g.remove.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         g.keep_count
     );
     if let Some(c) = &g.cancel {
@@ -815,13 +897,25 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
             c.desired_from, c.desired_to
         ));
     } else if let Some(t) = g.scale_down_at {
-        head.push_str(&format!(" (recycle returns it to {} at {})", g.keep_count, when(t, now)));
+        head.push_str(&format!(
+            " (recycle returns it to {} at {})",
+            g.keep_count,
+            when(t, now)
+        ));
     }
     if rows.is_empty() {
         return head;
     }
     let body = table(
-        &["ACTION", "INSTANCE", "IMAGE", "LAUNCHED", "LIFECYCLE", "HEALTH", "PROTECTION"],
+        &[
+            "ACTION",
+            "INSTANCE",
+            "IMAGE",
+            "LAUNCHED",
+            "LIFECYCLE",
+            "HEALTH",
+            "PROTECTION",
+        ],
         rows,
         true,
     );
@@ -836,7 +930,11 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
 /// (honouring `--dry-run` and `--yes`) and reads back the result; the caller renders the
 /// returned outcome (it is `Serialize`, for a JSON document).
 pub async fn rollback_fleet(ctx: &Context, env: &str) -> Result<ScaleRemoveOutcome> {
-    scale_remove(ctx, &ScaleRemoveRequest::new(env, Target::All, Direction::New)).await
+    scale_remove(
+        ctx,
+        &ScaleRemoveRequest::new(env, Target::All, Direction::New),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -872,7 +970,10 @@ mod tests {
         assert_eq!(undo, ["login-release scale-remove-new-instances prod idp"]);
         // Only the migration group was touched: idp's command would not see a recycle.
         let undo = undo_commands(&s, "prod", &idp, &["prod-migration"]);
-        assert_eq!(undo, ["login-release scale-remove-new-instances prod migration"]);
+        assert_eq!(
+            undo,
+            ["login-release scale-remove-new-instances prod migration"]
+        );
         let undo = undo_commands(&s, "prod", &Target::All, &["prod-migration", "prod-idp"]);
         assert_eq!(undo, ["login-release scale-remove-new-instances prod ALL"]);
         let e = partial_error(
@@ -918,7 +1019,7 @@ mod tests {
         ];
         let g = group("prod-idp", 24, 48);
         let ok = [action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:15:00Z", 12)];
-        assert!(verify_calls(&calls, &[g.clone()], &ok).is_empty());
+        assert!(verify_calls(&calls, std::slice::from_ref(&g), &ok).is_empty());
         let wrong = [
             action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:16:00Z", 12),
             action("prod-idp", DELAYED_SCALE_OUT, "2026-11-26T12:05:00Z", 24),

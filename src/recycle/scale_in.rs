@@ -107,10 +107,7 @@ impl GroupScaleIn {
     /// When the group removes the unprotected instances: now if its desired capacity is already
     /// the kept count, else when the pending scale-down runs.
     pub fn removal_note(&self) -> String {
-        let desired_after = self
-            .cancel
-            .as_ref()
-            .map_or(self.desired, |c| c.desired_to);
+        let desired_after = self.cancel.as_ref().map_or(self.desired, |c| c.desired_to);
         let n = self.remove.len();
         if desired_after <= self.keep_count {
             format!(
@@ -445,7 +442,10 @@ pub fn plan_group(
                     rfc3339(until),
                     ids.join(", ")
                 ),
-                format!("its health is not known yet: run again after {}", rfc3339(until)),
+                format!(
+                    "its health is not known yet: run again after {}",
+                    rfc3339(until)
+                ),
             ));
         }
     }
@@ -489,7 +489,11 @@ pub fn plan(
 }
 
 /// What a read-back shows is not as planned (empty when everything is).
-pub fn verify(planned: &[&GroupScaleIn], after: &[Group], actions: &[ScheduledAction]) -> Vec<String> {
+pub fn verify(
+    planned: &[&GroupScaleIn],
+    after: &[Group],
+    actions: &[ScheduledAction],
+) -> Vec<String> {
     let mut problems = Vec::new();
     for p in planned {
         let Some(g) = after.iter().find(|g| g.name == p.group) else {
@@ -511,7 +515,10 @@ pub fn verify(planned: &[&GroupScaleIn], after: &[Group], actions: &[ScheduledAc
                 ));
             }
             for name in &c.delete {
-                if actions.iter().any(|a| a.group == p.group && &a.name == name) {
+                if actions
+                    .iter()
+                    .any(|a| a.group == p.group && &a.name == name)
+                {
                     problems.push(format!("{}: {name} is still scheduled", p.group));
                 }
             }
@@ -578,7 +585,9 @@ mod tests {
         assert_eq!(ids(&p.remove), ["i-old2", "i-old1"]);
         assert_eq!(p.unprotect, ["i-old2", "i-old1"]);
         assert!(p.cancel.is_none());
-        assert!(p.removal_note().contains("the group will now remove the 2 unprotected instances"));
+        assert!(p
+            .removal_note()
+            .contains("the group will now remove the 2 unprotected instances"));
         let calls = ScaleInPlan::calls([&p]);
         assert_eq!(
             calls,
@@ -614,7 +623,11 @@ mod tests {
         let (mut g, ec2) = recycled(2);
         g.instances[3].lifecycle = "Pending".into();
         let p = one(&g, &[], &ec2, &opts(Direction::Old));
-        assert_eq!(ids(&p.keep), ["i-new2", "i-new1"], "pending ones are kept, not ignored");
+        assert_eq!(
+            ids(&p.keep),
+            ["i-new2", "i-new1"],
+            "pending ones are kept, not ignored"
+        );
         assert_eq!(p.findings.len(), 1);
         assert_eq!(
             p.findings[0].problem,
@@ -666,7 +679,9 @@ mod tests {
         let p = one(&g, &actions, &ec2, &forced);
         assert!(p.findings.is_empty());
         assert_eq!(p.unprotect, ["i-old2", "i-old1"]);
-        assert!(p.removal_note().contains("when its desired drops to 2 at 2026-11-26T12:30:00Z"));
+        assert!(p
+            .removal_note()
+            .contains("when its desired drops to 2 at 2026-11-26T12:30:00Z"));
         // Past the time (the action has not run yet, or the emulator never runs it): go ahead.
         let later = Options {
             now: t("2026-11-26T12:31:00Z"),
@@ -685,7 +700,11 @@ mod tests {
             action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:30:00Z", 2),
         ];
         let p = one(&g, &actions, &ec2, &opts(Direction::New));
-        assert!(p.findings.is_empty(), "no waiting in new mode: {:?}", p.findings);
+        assert!(
+            p.findings.is_empty(),
+            "no waiting in new mode: {:?}",
+            p.findings
+        );
         assert_eq!(
             p.cancel,
             Some(Cancel {
@@ -744,7 +763,10 @@ mod tests {
             ["prod-idp", "prod-worker", "prod-migration"]
         );
         assert_eq!(names(&idp, Direction::Old), ["prod-idp"]);
-        assert_eq!(names(&Target::Role("pivcac".into()), Direction::New), ["prod-pivcac"]);
+        assert_eq!(
+            names(&Target::Role("pivcac".into()), Direction::New),
+            ["prod-pivcac"]
+        );
         assert_eq!(
             names(&Target::All, Direction::New),
             ["prod-idp", "prod-pivcac", "prod-worker", "prod-migration"]
@@ -798,7 +820,15 @@ mod tests {
             .iter()
             .flat_map(|g| g.instances.iter().map(|i| ec2(&i.id, &g.name, OLD)))
             .collect();
-        let p = plan(&s, "prod", &Target::All, &groups, &[], &ec2, &opts(Direction::New));
+        let p = plan(
+            &s,
+            "prod",
+            &Target::All,
+            &groups,
+            &[],
+            &ec2,
+            &opts(Direction::New),
+        );
         assert_eq!(
             p.skipped,
             vec![
@@ -814,7 +844,9 @@ mod tests {
         );
         let f = p.all_findings();
         assert_eq!(f.len(), 1, "{f:?}");
-        assert!(f[0].problem.starts_with("prod-idp: 1 of the 2 oldest instances to keep is not InService"));
+        assert!(f[0]
+            .problem
+            .starts_with("prod-idp: 1 of the 2 oldest instances to keep is not InService"));
         let safe: Vec<&str> = p.safe_groups().map(|g| g.group.as_str()).collect();
         assert_eq!(safe, ["prod-pivcac"]);
     }
@@ -840,10 +872,13 @@ mod tests {
     fn verify_reads_back_protection_desired_and_actions() {
         let (g, ec2) = recycled(2);
         let p = one(&g, &[], &ec2, &opts(Direction::Old));
-        let problems = verify(&[&p], &[g.clone()], &[]);
+        let problems = verify(&[&p], std::slice::from_ref(&g), &[]);
         assert_eq!(
             problems,
-            ["prod-idp: i-old2 is still protected", "prod-idp: i-old1 is still protected"]
+            [
+                "prod-idp: i-old2 is still protected",
+                "prod-idp: i-old1 is still protected"
+            ]
         );
         let mut after = g.clone();
         for i in &mut after.instances {

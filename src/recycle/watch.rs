@@ -125,7 +125,12 @@ pub fn assess(targets: &[WatchTarget], groups: &[Group], now: Timestamp) -> Stat
             want: t.want,
         });
         if ready >= t.want {
-            parts.push(format!("{} {}/{} ready", t.group, ready.min(t.want), t.want));
+            parts.push(format!(
+                "{} {}/{} ready",
+                t.group,
+                ready.min(t.want),
+                t.want
+            ));
             continue;
         }
         done = false;
@@ -265,8 +270,11 @@ mod tests {
     #[test]
     fn watch_waits_for_the_scale_out_then_for_health() {
         let clock = FakeClock::new(t("2026-11-26T12:00:00Z"));
-        let script = vec![
-            idp_with(&[("i-a", "InService", "Healthy"), ("i-b", "InService", "Healthy")]),
+        let script = [
+            idp_with(&[
+                ("i-a", "InService", "Healthy"),
+                ("i-b", "InService", "Healthy"),
+            ]),
             idp_with(&[
                 ("i-a", "InService", "Healthy"),
                 ("i-b", "InService", "Healthy"),

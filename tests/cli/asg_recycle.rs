@@ -104,7 +104,12 @@ fn code(o: &Output) -> i32 {
 #[test]
 fn prod_idp_schedules_the_runbooks_calls_and_reads_them_back() {
     let (moto, home) = prod();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "idp", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "idp", "--yes"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         action_rows(&moto),
@@ -119,7 +124,11 @@ fn prod_idp_schedules_the_runbooks_calls_and_reads_them_back() {
     let migration = group(&moto, "prod-migration");
     assert_eq!(migration.desired, 1);
     assert_eq!(migration.instances.len(), 1);
-    assert_eq!(group(&moto, "prod-idp").desired, 4, "idp doubles later, by its action");
+    assert_eq!(
+        group(&moto, "prod-idp").desired,
+        4,
+        "idp doubles later, by its action"
+    );
     assert_eq!(group(&moto, "prod-pivcac").desired, 2, "untouched");
     let out = stdout(&o);
     assert!(out.starts_with(
@@ -143,9 +152,16 @@ fn prod_idp_schedules_the_runbooks_calls_and_reads_them_back() {
 #[test]
 fn dry_run_and_no_terminal_change_nothing() {
     let (moto, home) = prod();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "idp", "--dry-run"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "idp", "--dry-run"],
+    );
     assert_eq!(code(&o), 0);
-    assert!(stdout(&o).contains("5. PutScheduledUpdateGroupAction prod-idp: DelayedScaleOutOnce.asg-recycle desired 8"));
+    assert!(stdout(&o).contains(
+        "5. PutScheduledUpdateGroupAction prod-idp: DelayedScaleOutOnce.asg-recycle desired 8"
+    ));
     assert!(stderr(&o).contains("dry run: nothing was changed"));
     let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "idp"]);
     assert_eq!(code(&o), 3);
@@ -177,8 +193,14 @@ fn pivcac_doubles_at_once_and_watch_waits_for_the_new_instances() {
     assert_eq!(ids(&pivcac).difference(&before).count(), 2);
     assert_eq!(group(&moto, "prod-migration").desired, 0);
     let err = stderr(&o);
-    assert!(err.contains("ok: prod-pivcac: 2 new instances InService and Healthy"), "{err}");
-    assert!(err.contains("scale-remove-old-instances prod pivcac"), "{err}");
+    assert!(
+        err.contains("ok: prod-pivcac: 2 new instances InService and Healthy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("scale-remove-old-instances prod pivcac"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -252,7 +274,12 @@ fn a_doubled_size_above_max_is_refused_before_any_group_changes() {
             .send(),
     )
     .unwrap();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "idp", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "idp", "--yes"],
+    );
     assert_eq!(code(&o), 3);
     assert_eq!(
         stderr(&o),
@@ -267,17 +294,30 @@ fn a_doubled_size_above_max_is_refused_before_any_group_changes() {
 #[test]
 fn a_recycle_in_progress_is_refused_unless_forced() {
     let (moto, home) = prod();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "pivcac", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "pivcac", "--yes"],
+    );
     assert_eq!(code(&o), 0);
     let later = at_str(60);
-    let o = run(&moto, &home, Some(&later), &["asg-recycle", "prod", "pivcac", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(&later),
+        &["asg-recycle", "prod", "pivcac", "--yes"],
+    );
     assert_eq!(code(&o), 3);
     assert_eq!(
         stderr(&o),
         "error: prod-pivcac: a recycle is already in progress (RecycleOnce.asg-recycle at 2030-01-01T00:10:00Z (in 9m))\n\
          help: let it finish, cancel it with `login-release scale-remove-new-instances prod pivcac`, or replace it with --force\n"
     );
-    assert_eq!(action_rows(&moto), [row("prod-pivcac", RECYCLE_ONCE, 600, 2)]);
+    assert_eq!(
+        action_rows(&moto),
+        [row("prod-pivcac", RECYCLE_ONCE, 600, 2)]
+    );
     // Forced: the return moves, sized from the pre-recycle 2 (not the doubled 4).
     let o = run(
         &moto,
@@ -286,7 +326,10 @@ fn a_recycle_in_progress_is_refused_unless_forced() {
         &["asg-recycle", "prod", "pivcac", "--yes", "--force"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(action_rows(&moto), [row("prod-pivcac", RECYCLE_ONCE, 660, 2)]);
+    assert_eq!(
+        action_rows(&moto),
+        [row("prod-pivcac", RECYCLE_ONCE, 660, 2)]
+    );
     assert_eq!(group(&moto, "prod-pivcac").desired, 4);
     assert!(stdout(&o).contains("note: prod-pivcac: desired capacity is already 4; no scale-out"));
 }
@@ -300,10 +343,20 @@ fn leftover_migration_and_surplus_instances_are_findings_together() {
     set_desired(&moto, "prod-idp", 6);
     set_desired(&moto, "prod-idp", 4);
     assert_eq!(group(&moto, "prod-idp").instances.len(), 6);
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "idp", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "idp", "--yes"],
+    );
     assert_eq!(code(&o), 3);
     let err = stderr(&o);
-    assert!(err.starts_with("error: 2 preflight checks failed\nhelp: fix each of these, then run again:\n"), "{err}");
+    assert!(
+        err.starts_with(
+            "error: 2 preflight checks failed\nhelp: fix each of these, then run again:\n"
+        ),
+        "{err}"
+    );
     assert!(err.contains("  - prod-migration already has desired 1 (a leftover migration instance): the recycle would not start a fresh migration (set it to 0 first (login-release asg-size prod migration 0), or recycle without a migration with --skip-migration)"), "{err}");
     assert!(err.contains("  - prod-idp has 6 instances but desired is 4: instances of an earlier recycle are still there (remove the old instances first: login-release scale-remove-old-instances prod idp)"), "{err}");
     assert!(actions(&moto).is_empty());
@@ -312,7 +365,12 @@ fn leftover_migration_and_surplus_instances_are_findings_together() {
 #[test]
 fn unknown_role_lists_the_groups_and_guesses() {
     let (moto, home) = prod();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prod", "ipd", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prod", "ipd", "--yes"],
+    );
     assert_eq!(code(&o), 3);
     assert_eq!(
         stderr(&o),
@@ -325,7 +383,12 @@ fn unknown_role_lists_the_groups_and_guesses() {
 #[test]
 fn unknown_environment_guesses_and_points_at_the_account() {
     let (moto, home) = prod();
-    let o = run(&moto, &home, Some(NOW), &["asg-recycle", "prd", "idp", "--yes"]);
+    let o = run(
+        &moto,
+        &home,
+        Some(NOW),
+        &["asg-recycle", "prd", "idp", "--yes"],
+    );
     assert_eq!(code(&o), 3);
     assert_eq!(
         stderr(&o),
@@ -431,5 +494,8 @@ fn json_output_is_one_document_with_the_plan_and_the_read_back() {
     assert_eq!(doc["plan"]["steps"][1]["action"], "UpdateAutoScalingGroup");
     assert_eq!(doc["verified"][0]["desired"], 4);
     assert_eq!(doc["scale_down_at"], "2030-01-01T00:10:00Z");
-    assert_eq!(doc["next_step"], "login-release scale-remove-old-instances prod pivcac");
+    assert_eq!(
+        doc["next_step"],
+        "login-release scale-remove-old-instances prod pivcac"
+    );
 }
