@@ -87,6 +87,7 @@ impl RecycleFlags {
             watch: self.watch,
             notes: Vec::new(),
             removes_old_itself: false,
+            announce_next: true,
         })
     }
 }

@@ -41,6 +41,7 @@ struct Outcome {
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let env = args.env.as_str();
     let mut req = args.flags.request(ctx, env, &args.role)?;
+    req.announce_next = !ctx.settings().is_production(env);
     if args.then_remove_old {
         // The removal runs unattended at the end; refuse now rather than after the wait.
         run::require_confirmation_possible(ctx)?;

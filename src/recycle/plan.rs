@@ -234,11 +234,12 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
         Target::All => {
             let mine = env_groups(settings, env, facts.groups);
             let mut any_migration = false;
+            let mut has_migration_group = false;
             let mut roles = Vec::new();
             for g in mine {
                 let role = role_of(settings, env, &g.name).unwrap_or_default();
                 let skip = if g.name == migration_group {
-                    Some("it is the migration group (recycled first when a role needs it)".into())
+                    Some(String::new())
                 } else if let Some(tag) = skip_tag(settings, g) {
                     Some(format!("it is tagged `{tag}`"))
                 } else if g.desired == 0 {
@@ -249,7 +250,9 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                     None
                 };
                 if let Some(reason) = skip {
-                    if g.name != migration_group {
+                    if g.name == migration_group {
+                        has_migration_group = true;
+                    } else {
                         out.skipped.push(Skipped {
                             group: g.name.clone(),
                             reason,
@@ -276,6 +279,16 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                     format!("nothing to recycle in {env}: every group is skipped"),
                     "the skipped groups and why are listed above; recycle one by name to override",
                 ));
+            }
+            if has_migration_group && !any_migration {
+                out.skipped.push(Skipped {
+                    group: migration_group.clone(),
+                    reason: if opts.skip_migration {
+                        "--skip-migration".into()
+                    } else {
+                        "it is the migration group and no role here needs a migration".into()
+                    },
+                });
             }
             if any_migration {
                 entries.push(Entry {
@@ -979,6 +992,21 @@ mod tests {
                 set("prod-pivcac", 2, 4),
             ]
         );
+    }
+
+    #[test]
+    fn all_with_skip_migration_says_why_the_migration_group_is_left_out() {
+        let opts = RecycleOptions {
+            skip_migration: true,
+            ..Default::default()
+        };
+        let p = run(&prod(), &[], "ALL", &opts);
+        assert!(p.skipped.contains(&Skipped {
+            group: "prod-migration".into(),
+            reason: "--skip-migration".into()
+        }));
+        assert!(p.calls.iter().all(|c| c.group() != "prod-migration"));
+        assert!(p.calls.contains(&set("prod-idp", 12, 24)));
     }
 
     #[test]

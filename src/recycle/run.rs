@@ -150,6 +150,8 @@ pub struct RecycleRequest {
     /// The caller removes the old instances itself (config-recycle --then-remove-old): do not
     /// tell the user to.
     pub removes_old_itself: bool,
+    /// Print the `next:` line after applying (config-recycle prints its own reminder).
+    pub announce_next: bool,
 }
 
 /// What a recycle did.
@@ -312,9 +314,11 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     if !ctx.out.is_json() {
         ctx.out.data(states_table(&outcome.verified, now));
     }
-    if let (Some(at), Some(cmd), false) =
-        (scale_down_at, &outcome.next_step, req.removes_old_itself)
-    {
+    if let (Some(at), Some(cmd), true) = (
+        scale_down_at,
+        &outcome.next_step,
+        req.announce_next && !req.removes_old_itself,
+    ) {
         ctx.out.status(format!(
             "next: after the scale-down at {}, run `{cmd}`",
             when(at, now)
@@ -897,11 +901,12 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
             c.desired_from, c.desired_to
         ));
     } else if let Some(t) = g.scale_down_at {
-        head.push_str(&format!(
-            " (recycle returns it to {} at {})",
-            g.keep_count,
-            when(t, now)
-        ));
+        let what = if t > now {
+            "the recycle returns it to"
+        } else {
+            "the recycle's return was due, to"
+        };
+        head.push_str(&format!(" ({what} {} at {})", g.keep_count, when(t, now)));
     }
     if rows.is_empty() {
         return head;

@@ -33,6 +33,7 @@ fn production_prints_the_next_step_with_its_exact_time() {
     );
     assert_eq!(group(&moto, "prod-pivcac").desired, 4);
     let err = stderr(&o);
+    assert!(!err.contains("next:"), "the reminder says it: {err}");
     assert!(err.contains(
         "warning: reminder: the new configuration is live on every instance only after the old ones go. At 2030-01-01T00:10:00Z (in 10m) run:\n    login-release scale-remove-old-instances prod pivcac\n"
     ), "{err}");
@@ -51,6 +52,9 @@ fn other_environments_get_no_reminder() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("reminder"));
+    assert!(stderr(&o).contains(
+        "next: after the scale-down at 2030-01-01T00:15:00Z (in 15m), run `login-release scale-remove-old-instances staging ALL`"
+    ));
     assert_eq!(
         action_rows(&moto).len(),
         5,
