@@ -698,13 +698,11 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         Direction::Old => "Remove old instances",
         Direction::New => "Remove new instances",
     };
-    let mut plan = plan_header(
-        aws,
-        account,
-        format!("{verb} of {env} {}", req.target),
-        env,
-        now,
-    );
+    let what = match &req.only {
+        Some(only) => only.join(", "),
+        None => format!("{env} {}", req.target),
+    };
+    let mut plan = plan_header(aws, account, format!("{verb} of {what}"), env, now);
     for c in &calls {
         plan.push(c.step());
     }
@@ -901,12 +899,12 @@ fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String
             c.desired_from, c.desired_to
         ));
     } else if let Some(t) = g.scale_down_at {
-        let what = if t > now {
-            "the recycle returns it to"
-        } else {
-            "the recycle's return was due, to"
-        };
-        head.push_str(&format!(" ({what} {} at {})", g.keep_count, when(t, now)));
+        let verb = if t > now { "is due" } else { "was due" };
+        head.push_str(&format!(
+            " (the recycle's return to {} {verb} at {})",
+            g.keep_count,
+            when(t, now)
+        ));
     }
     if rows.is_empty() {
         return head;
