@@ -15,6 +15,7 @@ pub mod git;
 pub mod logs;
 pub mod output;
 pub mod plan;
+pub mod recycle;
 pub mod release;
 pub mod sandbox;
 pub mod ssm;

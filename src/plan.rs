@@ -17,6 +17,10 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The environment this plan changes, when it is one (drives the production guard).
     pub env: Option<String>,
+    /// The moment the plan was made (`ctx.now()`, which `LOGIN_RELEASE_NOW` pins): relative
+    /// times ("in 5m") are counted from it. `None`: the wall clock at rendering.
+    #[serde(skip)]
+    pub now: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +73,14 @@ impl Plan {
             steps: Vec::new(),
             notes: Vec::new(),
             env: None,
+            now: None,
         }
+    }
+
+    /// Counts relative times from `now` (the command's clock) instead of the wall clock.
+    pub fn now(mut self, now: Timestamp) -> Self {
+        self.now = Some(now);
+        self
     }
 
     pub fn target(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -96,7 +107,7 @@ impl Plan {
 
     /// The text people read. Times are relative to the moment the plan was made.
     pub fn render(&self, color: bool) -> String {
-        self.render_at(Timestamp::now(), color)
+        self.render_at(self.now.unwrap_or_else(Timestamp::now), color)
     }
 
     pub fn render_at(&self, now: Timestamp, color: bool) -> String {

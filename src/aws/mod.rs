@@ -1,5 +1,6 @@
 //! AWS: clients built from the default credential chain, the fleet model, and adapters.
 
+pub mod apply;
 pub mod capacity;
 pub mod fleet;
 pub mod inventory;
@@ -134,8 +135,18 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let msg = sdk_message(err);
-    let lower = msg.to_lowercase();
+    let mut msg = sdk_message(err);
+    let mut lower = msg.to_lowercase();
+    // The credential chain explains every provider it tried, one per line; the error is one line.
+    if lower.contains("no credentials found") {
+        msg =
+            "no AWS credentials found (tried the environment, profiles, SSO and instance metadata)"
+                .to_string();
+        lower = msg.to_lowercase();
+    } else if let Some((first, _)) = msg.split_once('\n') {
+        msg = first.trim_end().to_string();
+        lower = msg.to_lowercase();
+    }
     let hint = if lower.contains("credential")
         || lower.contains("token")
         || lower.contains("signature")

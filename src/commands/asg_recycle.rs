@@ -3,10 +3,100 @@
 use anyhow::Result;
 
 use crate::context::Context;
+use crate::error::usage;
+use crate::recycle::plan::RecycleOptions;
+use crate::recycle::run::{self, RecycleRequest};
+use crate::recycle::Target;
+use crate::types::HumanDuration;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+/// Recycle a role's Auto Scaling Groups: new instances come up, the group returns to its size.
+///
+/// For idp, worker, migration and analytics the migration group gets one instance now and
+/// returns to 0 after the spin-down; the role's group doubles after the spin-up delay
+/// (`DelayedScaleOutOnce.asg-recycle`) and returns to its size after the spin-down
+/// (`RecycleOnce.asg-recycle`). idp recycles worker too (unless --skip-worker). Other roles
+/// (pivcac, outboundproxy) double at once. Every group is checked before any is changed.
+/// Afterwards, remove the old instances with `scale-remove-old-instances`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
+    pub env: String,
+    /// Role (idp, worker, migration, pivcac, analytics, outboundproxy...) or ALL: every group
+    /// of the environment except `naming.skip_tags` ones and empty ones.
+    pub role: String,
+    #[command(flatten)]
+    pub flags: RecycleFlags,
+}
 
-pub async fn run(_ctx: &Context, _args: Args) -> Result<()> {
-    anyhow::bail!("`asg-recycle` is not implemented yet")
+/// The flags asg-recycle and config-recycle share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecycleFlags {
+    /// Do not start a migration instance first; the role's group doubles at once.
+    #[arg(short = 's', long)]
+    pub skip_migration: bool,
+    /// With idp: do not recycle the worker group too (honoured by ALL).
+    #[arg(short = 'W', long)]
+    pub skip_worker: bool,
+    /// Head start of the migration instance before the scale-out [default: setting
+    /// recycle.spinup_delay, 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub spinup_delay: Option<HumanDuration>,
+    /// From the scale-out to the return to normal size [default: setting
+    /// recycle.spindown_delay, 10m, or twice the group's health-check grace period if longer].
+    #[arg(long, value_name = "DURATION")]
+    pub spindown_delay: Option<HumanDuration>,
+    /// Scale-out size of the role's group [default: twice the return-to size].
+    #[arg(short = 'i', long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub immediate: Option<i32>,
+    /// Size the role's group returns to [default: its desired capacity now].
+    #[arg(short = 't', long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    pub return_to: Option<i32>,
+    /// Replace a recycle already in progress (its scheduled actions are overwritten).
+    #[arg(long)]
+    pub force: bool,
+    /// After applying, follow the new instances until they are InService and Healthy.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+impl RecycleFlags {
+    /// The request, with defaults from settings; `--immediate`/`--return-to` size one group only.
+    pub fn request(&self, ctx: &Context, env: &str, role: &str) -> Result<RecycleRequest> {
+        let target = Target::parse(role);
+        if target == Target::All && (self.immediate.is_some() || self.return_to.is_some()) {
+            return Err(usage(
+                "--immediate and --return-to size one role's group; they cannot be used with ALL",
+                "recycle ALL with the default sizes, or name the role",
+            ));
+        }
+        let (spinup, spindown) = run::default_delays(ctx)?;
+        Ok(RecycleRequest {
+            env: env.to_string(),
+            target,
+            options: RecycleOptions {
+                skip_migration: self.skip_migration,
+                skip_worker: self.skip_worker,
+                spinup: self.spinup_delay.map_or(spinup, |d| d.0),
+                spinup_explicit: self.spinup_delay.is_some(),
+                spindown: self.spindown_delay.map_or(spindown, |d| d.0),
+                spindown_explicit: self.spindown_delay.is_some(),
+                immediate: self.immediate,
+                return_to: self.return_to,
+                force: self.force,
+            },
+            watch: self.watch,
+            notes: Vec::new(),
+            removes_old_itself: false,
+            announce_next: true,
+        })
+    }
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    let req = args.flags.request(ctx, &args.env, &args.role)?;
+    let outcome = run::recycle(ctx, &req).await?;
+    if ctx.out.is_json() {
+        ctx.out.json("asg-recycle", &outcome)?;
+    }
+    Ok(())
 }

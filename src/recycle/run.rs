@@ -1,0 +1,1051 @@
+//! The life of a fleet change (DESIGN section 2) over a [`Context`]: gather the facts, plan with
+//! the pure rules, confirm once, apply in a safe order, read back. `asg-recycle`,
+//! `config-recycle`, `scale-remove-*-instances` and `rollback --fleet` all call these.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Result;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::plan::{self as recycle_plan, Facts, RecycleOptions, RecyclePlan, Skipped};
+use super::scale_in::{self, Direction, GroupScaleIn, ScaleInPlan};
+use super::watch::{self, GroupProgress, WatchTarget};
+use super::{findings_result, whole_second, Clock, Finding, RealClock, Target};
+use crate::aws::apply::{Call, Interrupted};
+use crate::aws::fleet::{Group, Instance, ScheduledAction};
+use crate::aws::Aws;
+use crate::context::{Context, Go};
+use crate::error::{AppError, Kind};
+use crate::output::table;
+use crate::plan::{relative, rfc3339, when, Plan};
+
+/// What happened, for the JSON document and the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    DryRun,
+    Declined,
+    NothingToDo,
+}
+
+impl From<Go> for Status {
+    fn from(go: Go) -> Self {
+        match go {
+            Go::Apply => Status::Applied,
+            Go::DryRun => Status::DryRun,
+            Go::Declined => Status::Declined,
+        }
+    }
+}
+
+/// A group as read back after the change.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupState {
+    pub group: String,
+    pub desired: i32,
+    pub instances: usize,
+    pub protected: usize,
+    pub recycle_actions: Vec<ScheduledAction>,
+}
+
+/// Refuses early (before waiting) when the confirmation at the end could not be asked.
+pub fn require_confirmation_possible(ctx: &Context) -> Result<()> {
+    if ctx.dry_run()
+        || ctx.global.yes
+        || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+    {
+        return Ok(());
+    }
+    Err(AppError::new(
+        Kind::Preflight,
+        "confirmation needed, but there is no terminal to ask on",
+    )
+    .with_hint("read the plan (run with --dry-run), then re-run with --yes")
+    .into())
+}
+
+/// The facts both kinds of change are planned from.
+struct Fleet {
+    groups: Vec<Group>,
+    actions: Vec<ScheduledAction>,
+}
+
+/// Describes the named groups (or every group for ALL, or when a named one is missing, so the
+/// error can list the environment's groups) and their scheduled actions.
+async fn gather(aws: &Aws, names: Option<Vec<String>>) -> Result<Fleet> {
+    let groups = match names {
+        Some(names) => {
+            let found = aws.describe_groups(&names).await?;
+            if found.len() < names.len() {
+                aws.describe_groups(&[]).await?
+            } else {
+                found
+            }
+        }
+        None => aws.describe_groups(&[]).await?,
+    };
+    let actions = aws
+        .scheduled_actions(None)
+        .await?
+        .into_iter()
+        .filter(|a| groups.iter().any(|g| g.name == a.group))
+        .collect();
+    Ok(Fleet { groups, actions })
+}
+
+fn plan_header(aws: &Aws, account: &str, title: String, env: &str, now: Timestamp) -> Plan {
+    Plan::new(title)
+        .target("account", account)
+        .target("region", &aws.region)
+        .env(env)
+        .now(now)
+}
+
+fn print_skipped(ctx: &Context, skipped: &[Skipped]) {
+    for s in skipped {
+        ctx.out
+            .status(format!("skipping {}: {}", s.group, s.reason));
+    }
+}
+
+/// Exit 4: which calls were made before `error`, and the command that undoes or finishes them.
+fn partial_error(
+    what: &str,
+    calls: &[Call],
+    done: usize,
+    error: &anyhow::Error,
+    then: &str,
+) -> anyhow::Error {
+    let made: Vec<String> = calls[..done]
+        .iter()
+        .map(|c| format!("{} {} ({})", c.operation(), c.group(), c.detail()))
+        .collect();
+    AppError::new(
+        Kind::Partial,
+        format!(
+            "{what} partly applied: {done} of {} changes made, then {}",
+            calls.len(),
+            crate::error::report(error).message
+        ),
+    )
+    .with_hint(format!("made: {}. {then}", made.join("; ")))
+    .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recycle
+
+/// A recycle to run: `asg-recycle` and `config-recycle`.
+#[derive(Debug, Clone)]
+pub struct RecycleRequest {
+    pub env: String,
+    pub target: Target,
+    pub options: RecycleOptions,
+    pub watch: bool,
+    /// Extra lines for the plan (config-recycle's next step).
+    pub notes: Vec<String>,
+    /// The caller removes the old instances itself (config-recycle --then-remove-old): do not
+    /// tell the user to.
+    pub removes_old_itself: bool,
+    /// Print the `next:` line after applying (config-recycle prints its own reminder).
+    pub announce_next: bool,
+}
+
+/// What a recycle did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecycleOutcome {
+    pub env: String,
+    pub target: String,
+    pub status: Status,
+    pub plan: Plan,
+    #[serde(flatten)]
+    pub recycle: RecyclePlan,
+    /// When the groups return to normal size (old instances can be removed after it).
+    pub scale_down_at: Option<Timestamp>,
+    /// The command that removes the old instances afterwards.
+    pub next_step: Option<String>,
+    pub verified: Vec<GroupState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watched: Option<Vec<GroupProgress>>,
+}
+
+/// The recycle's settings-derived defaults (`recycle.spinup_delay`, `recycle.spindown_delay`).
+pub fn default_delays(ctx: &Context) -> Result<(Duration, Duration)> {
+    let parse = |key: &str, v: &str| -> Result<Duration> {
+        v.parse::<crate::types::HumanDuration>()
+            .map(|d| d.0)
+            .map_err(|e| {
+                AppError::new(Kind::Preflight, format!("setting `{key}`: {e}"))
+                    .with_hint("fix it in your config file or environment (`login-release config` shows where it comes from)")
+                    .into()
+            })
+    };
+    let r = &ctx.settings().recycle;
+    Ok((
+        parse("recycle.spinup_delay", &r.spinup_delay)?,
+        parse("recycle.spindown_delay", &r.spindown_delay)?,
+    ))
+}
+
+/// Preflight, plan, confirm, apply, verify (and watch) a recycle.
+pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutcome> {
+    let aws = ctx.aws().await?;
+    let settings = ctx.settings();
+    let env = req.env.as_str();
+    let names = match &req.target {
+        Target::Role(role) => {
+            let mut n = vec![
+                settings.asg_name(env, role),
+                settings.migration_group(env),
+                settings.asg_name(env, recycle_plan::WORKER_ROLE),
+            ];
+            n.dedup();
+            Some(n)
+        }
+        Target::All => None,
+    };
+    // One after the other, so a credentials or network problem is reported by the first call.
+    let fleet = gather(aws, names).await?;
+    let account = aws.account().await?;
+    let now = whole_second(ctx.now());
+    let planned = recycle_plan::plan(
+        settings,
+        &Facts {
+            env,
+            target: &req.target,
+            groups: &fleet.groups,
+            actions: &fleet.actions,
+            now,
+        },
+        &req.options,
+    );
+    print_skipped(ctx, &planned.skipped);
+    findings_result(&planned.findings)?;
+
+    let scale_down_at = planned.scale_down_at();
+    let next_step = scale_down_at.map(|_| {
+        let which = if planned.role_groups().len() == 1 {
+            planned
+                .groups
+                .iter()
+                .find(|g| g.mode != recycle_plan::Mode::Migration)
+                .map(|g| g.role.clone())
+                .unwrap_or_default()
+        } else {
+            "ALL".to_string()
+        };
+        format!("login-release scale-remove-old-instances {env} {which}")
+    });
+    let mut plan = plan_header(
+        aws,
+        account,
+        format!("Recycle {env} {}", req.target),
+        env,
+        now,
+    );
+    for c in &planned.calls {
+        plan.push(c.step());
+    }
+    for n in &planned.notes {
+        plan.note(n);
+    }
+    if let (Some(at), Some(cmd), false) = (scale_down_at, &next_step, req.removes_old_itself) {
+        plan.note(format!(
+            "after the scale-down at {}, remove the old instances: {cmd}",
+            when(at, now)
+        ));
+    }
+    for n in &req.notes {
+        plan.note(n);
+    }
+    let mut outcome = RecycleOutcome {
+        env: env.to_string(),
+        target: req.target.to_string(),
+        status: Status::DryRun,
+        plan: plan.clone(),
+        recycle: planned.clone(),
+        scale_down_at,
+        next_step,
+        verified: Vec::new(),
+        watched: None,
+    };
+    let go = ctx.confirm(&plan)?;
+    outcome.status = go.into();
+    if go != Go::Apply {
+        return Ok(outcome);
+    }
+
+    if let Err(Interrupted { done, error }) = aws.apply_all(&planned.calls).await {
+        if done == 0 {
+            return Err(error.context("nothing was changed"));
+        }
+        let changed: Vec<&str> = planned.calls[..done].iter().map(|c| c.group()).collect();
+        let undo = undo_commands(ctx.settings(), env, &req.target, &changed);
+        return Err(partial_error(
+            "recycle",
+            &planned.calls,
+            done,
+            &error,
+            &format!("Undo them with: {}", undo.join(" && ")),
+        ));
+    }
+    ctx.out.success(format!(
+        "applied {} change{}",
+        planned.calls.len(),
+        if planned.calls.len() == 1 { "" } else { "s" }
+    ));
+
+    // Verify: read back desired capacities and scheduled actions.
+    let names: Vec<String> = planned.groups.iter().map(|g| g.group.clone()).collect();
+    let after = gather(aws, Some(names.clone())).await?;
+    let read_at = RealClock::starting_at(ctx.now()).now();
+    let problems = verify_calls(&planned.calls, &after.groups, &after.actions, read_at);
+    outcome.verified = states(&names, &after);
+    if !problems.is_empty() {
+        return Err(AppError::new(
+            Kind::Failed,
+            format!("the recycle was applied, but reading it back shows: {}", problems.join("; ")),
+        )
+        .with_hint(format!("check with `login-release asg-size {env} ROLE`; cancel with `login-release scale-remove-new-instances {env} {}`", req.target))
+        .into());
+    }
+    if !ctx.out.is_json() {
+        ctx.out.data(states_table(&outcome.verified, now));
+    }
+    if let (Some(at), Some(cmd), true) = (
+        scale_down_at,
+        &outcome.next_step,
+        req.announce_next && !req.removes_old_itself,
+    ) {
+        ctx.out.status(format!(
+            "next: after the scale-down at {}, run `{cmd}`",
+            when(at, now)
+        ));
+    }
+
+    if req.watch {
+        let targets = WatchTarget::from_plan(&planned.groups);
+        let clock = RealClock::starting_at(ctx.now());
+        let mut progress = ctx.out.progress("waiting for the new instances");
+        let watched = watch::watch_new_instances(
+            &clock,
+            &targets,
+            watch::TICK,
+            async || Ok(aws.describe_groups(&names).await?),
+            |line| progress.set(line.to_string()),
+        )
+        .await?;
+        progress.finish();
+        match watched {
+            Ok(done) => {
+                for g in &done {
+                    ctx.out.success(format!(
+                        "{}: {} new instance{} InService and Healthy",
+                        g.group,
+                        g.ready,
+                        if g.ready == 1 { "" } else { "s" }
+                    ));
+                }
+                outcome.watched = Some(done);
+            }
+            Err(why) => {
+                return Err(AppError::new(Kind::Watched, format!("the new instances did not become healthy in time: {why}"))
+                    .with_hint(format!(
+                        "look for abandoned or failed launches (#login-events, login-release ls-servers -e {env}); roll back with `login-release scale-remove-new-instances {env} {}`",
+                        req.target
+                    ))
+                    .into());
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The commands that cancel the recycle on the groups that were changed.
+fn undo_commands(
+    settings: &crate::config::Settings,
+    env: &str,
+    target: &Target,
+    changed: &[&str],
+) -> Vec<String> {
+    if let Target::Role(role) = target {
+        if changed.contains(&settings.asg_name(env, role).as_str()) {
+            return vec![format!(
+                "login-release scale-remove-new-instances {env} {role}"
+            )];
+        }
+    }
+    // ALL cancels the migration group's recycle along with any role's.
+    if matches!(target, Target::All) && changed.iter().any(|g| *g != settings.migration_group(env))
+    {
+        return vec![format!(
+            "login-release scale-remove-new-instances {env} ALL"
+        )];
+    }
+    let mut cmds: Vec<String> = changed
+        .iter()
+        .map(|g| {
+            let role = super::role_of(settings, env, g).unwrap_or_else(|| g.to_string());
+            format!("login-release scale-remove-new-instances {env} {role}")
+        })
+        .collect();
+    cmds.dedup();
+    cmds
+}
+
+/// What a read-back of a recycle shows is not as planned.
+/// A one-time action whose time has come may already have run (and gone) by the read-back.
+pub fn verify_calls(
+    calls: &[Call],
+    groups: &[Group],
+    actions: &[ScheduledAction],
+    now: Timestamp,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for c in calls {
+        match c {
+            Call::SetDesired { group, to, .. } => match groups.iter().find(|g| &g.name == group) {
+                Some(g) if g.desired == *to => {}
+                Some(g) => {
+                    problems.push(format!("{group}: desired is {}, expected {to}", g.desired))
+                }
+                None => problems.push(format!("{group} is gone")),
+            },
+            Call::PutScheduled {
+                group,
+                name,
+                at,
+                desired,
+            } => {
+                let found = actions
+                    .iter()
+                    .find(|a| &a.group == group && &a.name == name);
+                match found {
+                    Some(a)
+                        if a.desired == Some(*desired)
+                            && a.start.map(|s| s.as_second()) == Some(at.as_second()) => {}
+                    Some(a) => problems.push(format!(
+                        "{group}: {name} is desired {:?} at {:?}, expected {desired} at {}",
+                        a.desired,
+                        a.start.map(rfc3339),
+                        rfc3339(*at)
+                    )),
+                    None if *at <= now => {}
+                    None => problems.push(format!("{group}: {name} is not scheduled")),
+                }
+            }
+            Call::DeleteScheduled { group, name } => {
+                if actions.iter().any(|a| &a.group == group && &a.name == name) {
+                    problems.push(format!("{group}: {name} is still scheduled"));
+                }
+            }
+            Call::Unprotect { group, ids } => {
+                if let Some(g) = groups.iter().find(|g| &g.name == group) {
+                    for i in g
+                        .instances
+                        .iter()
+                        .filter(|i| ids.contains(&i.id) && i.protected)
+                    {
+                        problems.push(format!("{group}: {} is still protected", i.id));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn states(names: &[String], fleet: &Fleet) -> Vec<GroupState> {
+    names
+        .iter()
+        .filter_map(|n| fleet.groups.iter().find(|g| &g.name == n))
+        .map(|g| GroupState {
+            group: g.name.clone(),
+            desired: g.desired,
+            instances: g.instances.len(),
+            protected: g.instances.iter().filter(|i| i.protected).count(),
+            recycle_actions: fleet
+                .actions
+                .iter()
+                .filter(|a| a.group == g.name && a.is_recycle())
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+fn states_table(states: &[GroupState], now: Timestamp) -> String {
+    let rows = states
+        .iter()
+        .map(|s| {
+            let mut actions: Vec<&ScheduledAction> = s.recycle_actions.iter().collect();
+            actions.sort_by_key(|a| a.start);
+            let scheduled: Vec<String> = actions
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} desired {} at {}",
+                        a.name,
+                        a.desired.map_or("-".to_string(), |d| d.to_string()),
+                        a.start.map_or("-".to_string(), |t| when(t, now))
+                    )
+                })
+                .collect();
+            vec![
+                s.group.clone(),
+                s.desired.to_string(),
+                s.instances.to_string(),
+                if scheduled.is_empty() {
+                    "-".into()
+                } else {
+                    scheduled.join("; ")
+                },
+            ]
+        })
+        .collect();
+    table(&["GROUP", "DESIRED", "INSTANCES", "SCHEDULED"], rows, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale-in
+
+/// A scale-in to run: `scale-remove-old-instances`, `scale-remove-new-instances`,
+/// `config-recycle --then-remove-old` and `rollback --fleet`.
+#[derive(Debug, Clone)]
+pub struct ScaleRemoveRequest {
+    pub env: String,
+    pub target: Target,
+    pub direction: Direction,
+    pub force: bool,
+    /// Old mode: wait for the recycle's scale-down (and the kept instances' grace period).
+    pub wait: bool,
+    /// Apply the safe groups and report the unsafe ones instead of refusing all.
+    pub skip_unsafe: bool,
+    /// Only these groups (config-recycle: the groups it recycled).
+    pub only: Option<Vec<String>>,
+    /// The user already approved this step (config-recycle --then-remove-old): show the plan,
+    /// do not ask again.
+    pub preapproved: bool,
+    /// The time to plan from, when the caller has been waiting (default `ctx.now()`).
+    pub now: Option<Timestamp>,
+}
+
+impl ScaleRemoveRequest {
+    pub fn new(env: &str, target: Target, direction: Direction) -> Self {
+        ScaleRemoveRequest {
+            env: env.to_string(),
+            target,
+            direction,
+            force: false,
+            wait: false,
+            skip_unsafe: false,
+            only: None,
+            preapproved: false,
+            now: None,
+        }
+    }
+}
+
+/// What a scale-in did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleRemoveOutcome {
+    pub env: String,
+    pub target: String,
+    pub direction: Direction,
+    pub status: Status,
+    pub plan: Plan,
+    pub groups: Vec<GroupScaleIn>,
+    pub skipped: Vec<Skipped>,
+    /// Groups left alone by `--skip-unsafe`, with why.
+    pub unsafe_groups: Vec<UnsafeGroup>,
+    pub verified: Vec<GroupState>,
+    /// When each group removes what was unprotected.
+    pub removal: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsafeGroup {
+    pub group: String,
+    pub problems: Vec<String>,
+}
+
+async fn scale_in_facts(
+    ctx: &Context,
+    aws: &Aws,
+    req: &ScaleRemoveRequest,
+) -> Result<(Fleet, Vec<Instance>)> {
+    let settings = ctx.settings();
+    let env = req.env.as_str();
+    let names = match (&req.target, &req.only) {
+        (_, Some(only)) => Some(only.clone()),
+        (Target::Role(role), None) => {
+            let mut n = vec![
+                settings.asg_name(env, role),
+                settings.asg_name(env, recycle_plan::WORKER_ROLE),
+                settings.migration_group(env),
+            ];
+            n.dedup();
+            Some(n)
+        }
+        (Target::All, None) => None,
+    };
+    let fleet = gather(aws, names).await?;
+    let (selected, _, _) = scale_in::select(
+        settings,
+        env,
+        &req.target,
+        req.direction,
+        &fleet.groups,
+        &fleet.actions,
+    );
+    let ids: Vec<String> = selected
+        .iter()
+        .flat_map(|g| g.instances.iter().map(|i| i.id.clone()))
+        .collect();
+    let instances = aws.describe_instances(&ids).await?;
+    Ok((fleet, instances))
+}
+
+fn plan_scale_in(
+    ctx: &Context,
+    req: &ScaleRemoveRequest,
+    fleet: &Fleet,
+    instances: &[Instance],
+    now: Timestamp,
+) -> ScaleInPlan {
+    let mut p = scale_in::plan(
+        ctx.settings(),
+        &req.env,
+        &req.target,
+        &fleet.groups,
+        &fleet.actions,
+        instances,
+        &scale_in::Options {
+            direction: req.direction,
+            force: req.force,
+            now,
+        },
+    );
+    if let Some(only) = &req.only {
+        p.groups.retain(|g| only.contains(&g.group));
+        p.skipped.retain(|s| only.contains(&s.group));
+    }
+    p
+}
+
+/// Preflight, plan, confirm, apply and verify a scale-in.
+pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<ScaleRemoveOutcome> {
+    if req.wait && !req.preapproved {
+        require_confirmation_possible(ctx)?;
+    }
+    let aws = ctx.aws().await?;
+    let env = req.env.as_str();
+    let (mut fleet, mut instances) = scale_in_facts(ctx, aws, req).await?;
+    let account = aws.account().await?;
+    let clock = RealClock::starting_at(req.now.unwrap_or_else(|| ctx.now()));
+    let mut now = whole_second(clock.now());
+    let mut planned = plan_scale_in(ctx, req, &fleet, &instances, now);
+
+    if req.wait && !ctx.dry_run() && planned.findings.is_empty() {
+        if let Some(at) = planned.ready_at(req.direction).filter(|t| *t > now) {
+            ctx.out.status(format!(
+                "waiting until {} for the recycle's scale-down",
+                when(at, now)
+            ));
+            let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
+            let mut progress = ctx
+                .out
+                .progress(watch::countdown("the scale-down", at, left));
+            watch::wait_until(&clock, at, watch::TICK, |left| {
+                progress.set(watch::countdown("the scale-down", at, left))
+            })
+            .await;
+            progress.finish();
+            (fleet, instances) = scale_in_facts(ctx, aws, req).await?;
+            now = whole_second(clock.now());
+            planned = plan_scale_in(ctx, req, &fleet, &instances, now);
+        }
+    }
+
+    print_skipped(ctx, &planned.skipped);
+    if !ctx.out.is_json() {
+        for g in &planned.groups {
+            ctx.out.data(group_table(g, req.direction, now));
+        }
+    }
+    let findings = planned.all_findings();
+    findings_result(&planned.findings)?;
+    let mut unsafe_groups = Vec::new();
+    if !findings.is_empty() {
+        if !req.skip_unsafe {
+            findings_result(&findings)?;
+        }
+        for g in planned.groups.iter().filter(|g| !g.findings.is_empty()) {
+            for f in &g.findings {
+                ctx.out.warn(format!(
+                    "leaving {} alone: {} ({})",
+                    g.group, f.problem, f.hint
+                ));
+            }
+            unsafe_groups.push(UnsafeGroup {
+                group: g.group.clone(),
+                problems: g
+                    .findings
+                    .iter()
+                    .map(|f: &Finding| f.problem.clone())
+                    .collect(),
+            });
+        }
+    }
+    let safe: Vec<&GroupScaleIn> = planned.safe_groups().collect();
+    let calls = ScaleInPlan::calls(safe.iter().copied());
+    let verb = match req.direction {
+        Direction::Old => "Remove old instances",
+        Direction::New => "Remove new instances",
+    };
+    let what = match &req.only {
+        Some(only) => only.join(", "),
+        None => format!("{env} {}", req.target),
+    };
+    let mut plan = plan_header(aws, account, format!("{verb} of {what}"), env, now);
+    for c in &calls {
+        plan.push(c.step());
+    }
+    for g in &safe {
+        if let Some(c) = &g.cancel {
+            plan.note(if c.desired_from == c.desired_to {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired stays {}",
+                    g.group, c.desired_to
+                )
+            } else {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired back to the pre-recycle {}",
+                    g.group, c.desired_to
+                )
+            });
+        }
+        if !g.unprotect.is_empty() {
+            plan.note(g.removal_note());
+            if g.health_check_type != "ELB" {
+                plan.note(format!(
+                    "{} uses {} health checks, which only say the instance runs: check the service by hand",
+                    g.group, g.health_check_type
+                ));
+            }
+        }
+    }
+    let mut outcome = ScaleRemoveOutcome {
+        env: env.to_string(),
+        target: req.target.to_string(),
+        direction: req.direction,
+        status: Status::NothingToDo,
+        plan: plan.clone(),
+        groups: planned.groups.clone(),
+        skipped: planned.skipped.clone(),
+        unsafe_groups,
+        verified: Vec::new(),
+        removal: Vec::new(),
+    };
+    if calls.is_empty() {
+        for g in &safe {
+            ctx.out.status(nothing_to_do_line(g));
+        }
+        ctx.out.success("nothing to do");
+        return Ok(outcome);
+    }
+    let go = if req.preapproved {
+        ctx.out.plan(&plan);
+        if ctx.dry_run() {
+            Go::DryRun
+        } else {
+            Go::Apply
+        }
+    } else {
+        ctx.confirm(&plan)?
+    };
+    outcome.status = go.into();
+    if go != Go::Apply {
+        return Ok(outcome);
+    }
+    if let Err(Interrupted { done, error }) = aws.apply_all(&calls).await {
+        if done == 0 {
+            return Err(error.context("nothing was changed"));
+        }
+        return Err(partial_error(
+            req.direction.command(),
+            &calls,
+            done,
+            &error,
+            &format!(
+                "Finish with: login-release {} {env} {} (it picks up where this stopped)",
+                req.direction.command(),
+                req.target
+            ),
+        ));
+    }
+    ctx.out.success(format!(
+        "applied {} change{}",
+        calls.len(),
+        if calls.len() == 1 { "" } else { "s" }
+    ));
+    let names: Vec<String> = safe.iter().map(|g| g.group.clone()).collect();
+    let after = gather(aws, Some(names.clone())).await?;
+    let problems = scale_in::verify(&safe, &after.groups, &after.actions);
+    outcome.verified = states(&names, &after);
+    if !problems.is_empty() {
+        return Err(AppError::new(
+            Kind::Failed,
+            format!(
+                "the changes were sent, but reading them back shows: {}",
+                problems.join("; ")
+            ),
+        )
+        .with_hint(format!(
+            "run `login-release {} {env} {}` again",
+            req.direction.command(),
+            req.target
+        ))
+        .into());
+    }
+    for g in &safe {
+        if let Some(c) = &g.cancel {
+            ctx.out.success(format!(
+                "{}: recycle cancelled ({} deleted), desired {}",
+                g.group,
+                c.delete.join(", "),
+                c.desired_to
+            ));
+        }
+        if !g.unprotect.is_empty() {
+            let line = g.removal_note();
+            ctx.out.success(format!(
+                "{}: scale-in protection removed from {}",
+                g.group,
+                g.unprotect.join(", ")
+            ));
+            ctx.out.status(&line);
+            outcome.removal.push(line);
+        }
+    }
+    Ok(outcome)
+}
+
+fn nothing_to_do_line(g: &GroupScaleIn) -> String {
+    let leaving = g.remove.len();
+    if leaving == 0 {
+        format!(
+            "{}: {} instance{}, keeps {}: nothing to remove",
+            g.group,
+            g.keep.len(),
+            if g.keep.len() == 1 { "" } else { "s" },
+            g.keep_count
+        )
+    } else {
+        format!(
+            "{}: the {leaving} instance{} to remove {} already unprotected; {}",
+            g.group,
+            if leaving == 1 { "" } else { "s" },
+            if leaving == 1 { "is" } else { "are" },
+            g.removal_note()
+                .split_once(": ")
+                .map_or(String::new(), |(_, r)| r.to_string())
+        )
+    }
+}
+
+fn group_table(g: &GroupScaleIn, direction: Direction, now: Timestamp) -> String {
+    let mut rows = Vec::new();
+    let row = |what: &str, m: &scale_in::Member| {
+        vec![
+            what.to_string(),
+            m.id.clone(),
+            m.image_id.clone(),
+            m.launch_time.map_or("-".into(), |t| {
+                format!("{} ({})", rfc3339(t), relative(t, now))
+            }),
+            m.lifecycle.clone(),
+            m.health.clone(),
+            if m.protected {
+                "protected".into()
+            } else {
+                "-".into()
+            },
+        ]
+    };
+    for m in &g.keep {
+        rows.push(row("keep", m));
+    }
+    for m in &g.remove {
+        rows.push(row(if m.protected { "unprotect" } else { "leaving" }, m));
+    }
+    for m in &g.ignored {
+        rows.push(row("ignored", m));
+    }
+    let which = match direction {
+        Direction::Old => "newest",
+        Direction::New => "oldest",
+    };
+    let mut head = format!(
+        "{}: desired {}, {} instance{}; keep the {which} {}",
+        g.group,
+        g.desired,
+        g.keep.len() + g.remove.len(),
+        if g.keep.len() + g.remove.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        g.keep_count
+    );
+    if let Some(c) = &g.cancel {
+        head.push_str(&format!(
+            " (cancels the recycle: desired {} -> {})",
+            c.desired_from, c.desired_to
+        ));
+    } else if let Some(t) = g.scale_down_at {
+        let verb = if t > now { "is due" } else { "was due" };
+        head.push_str(&format!(
+            " (the recycle's return to {} {verb} at {})",
+            g.keep_count,
+            when(t, now)
+        ));
+    }
+    if rows.is_empty() {
+        return head;
+    }
+    let body = table(
+        &[
+            "ACTION",
+            "INSTANCE",
+            "IMAGE",
+            "LAUNCHED",
+            "LIFECYCLE",
+            "HEALTH",
+            "PROTECTION",
+        ],
+        rows,
+        true,
+    );
+    let indented: Vec<String> = body.lines().map(|l| format!("  {l}")).collect();
+    format!("{head}\n{}", indented.join("\n"))
+}
+
+/// The fleet half of `rollback --fleet ENV`: `scale-remove-new-instances ENV ALL`. Cancels any
+/// recycle in progress (deletes both recycle actions on every affected group, including the
+/// migration group, and sets desired back to the pre-recycle size), then removes scale-in
+/// protection from the newest instances so the groups remove them. Prints the plan, asks once
+/// (honouring `--dry-run` and `--yes`) and reads back the result; the caller renders the
+/// returned outcome (it is `Serialize`, for a JSON document).
+pub async fn rollback_fleet(ctx: &Context, env: &str) -> Result<ScaleRemoveOutcome> {
+    scale_remove(
+        ctx,
+        &ScaleRemoveRequest::new(env, Target::All, Direction::New),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fleet::{DELAYED_SCALE_OUT, RECYCLE_ONCE};
+    use crate::recycle::testing::*;
+
+    #[test]
+    fn a_failure_part_way_lists_what_was_made_and_the_undo() {
+        let s = crate::config::Config::defaults().settings;
+        let calls = vec![
+            Call::PutScheduled {
+                group: "prod-migration".into(),
+                name: RECYCLE_ONCE.into(),
+                at: t("2026-11-26T12:10:00Z"),
+                desired: 0,
+            },
+            Call::PutScheduled {
+                group: "prod-idp".into(),
+                name: RECYCLE_ONCE.into(),
+                at: t("2026-11-26T12:15:00Z"),
+                desired: 12,
+            },
+            Call::SetDesired {
+                group: "prod-migration".into(),
+                from: 0,
+                to: 1,
+            },
+        ];
+        let idp = Target::Role("idp".into());
+        let undo = undo_commands(&s, "prod", &idp, &["prod-migration", "prod-idp"]);
+        assert_eq!(undo, ["login-release scale-remove-new-instances prod idp"]);
+        // Only the migration group was touched: idp's command would not see a recycle.
+        let undo = undo_commands(&s, "prod", &idp, &["prod-migration"]);
+        assert_eq!(
+            undo,
+            ["login-release scale-remove-new-instances prod migration"]
+        );
+        let undo = undo_commands(&s, "prod", &Target::All, &["prod-migration", "prod-idp"]);
+        assert_eq!(undo, ["login-release scale-remove-new-instances prod ALL"]);
+        let e = partial_error(
+            "recycle",
+            &calls,
+            2,
+            &crate::error::failed("SetDesired failed: boom", "x"),
+            &format!("Undo them with: {}", undo[0]),
+        );
+        let r = crate::error::report(&e);
+        assert_eq!(r.code, 4);
+        assert_eq!(
+            r.message,
+            "recycle partly applied: 2 of 3 changes made, then SetDesired failed: boom"
+        );
+        assert_eq!(
+            r.hint.unwrap(),
+            "made: PutScheduledUpdateGroupAction prod-migration (RecycleOnce.asg-recycle desired 0); \
+             PutScheduledUpdateGroupAction prod-idp (RecycleOnce.asg-recycle desired 12). \
+             Undo them with: login-release scale-remove-new-instances prod ALL"
+        );
+    }
+
+    #[test]
+    fn verify_calls_compares_the_read_back() {
+        let at = t("2026-11-26T12:15:00Z");
+        let calls = vec![
+            Call::PutScheduled {
+                group: "prod-idp".into(),
+                name: RECYCLE_ONCE.into(),
+                at,
+                desired: 12,
+            },
+            Call::SetDesired {
+                group: "prod-idp".into(),
+                from: 12,
+                to: 24,
+            },
+            Call::DeleteScheduled {
+                group: "prod-idp".into(),
+                name: DELAYED_SCALE_OUT.into(),
+            },
+        ];
+        let g = group("prod-idp", 24, 48);
+        let ok = [action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:15:00Z", 12)];
+        let now = t("2026-11-26T12:00:00Z");
+        assert!(verify_calls(&calls, std::slice::from_ref(&g), &ok, now).is_empty());
+        // Gone because its time came: it ran.
+        assert!(verify_calls(&calls[..1], &[], &[], at).is_empty());
+        assert_eq!(
+            verify_calls(&calls[..1], &[], &[], now),
+            ["prod-idp: RecycleOnce.asg-recycle is not scheduled"]
+        );
+        let wrong = [
+            action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:16:00Z", 12),
+            action("prod-idp", DELAYED_SCALE_OUT, "2026-11-26T12:05:00Z", 24),
+        ];
+        let mut small = g.clone();
+        small.desired = 12;
+        let problems = verify_calls(&calls, &[small], &wrong, now);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[1].contains("desired is 12, expected 24"));
+    }
+}
