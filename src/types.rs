@@ -57,6 +57,14 @@ impl Env {
     }
 }
 
+/// An environment reads as its name wherever a `&str` is wanted.
+impl std::ops::Deref for Env {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl FromStr for Env {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

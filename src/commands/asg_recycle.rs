@@ -1,12 +1,14 @@
 //! `asg-recycle`: Double a role's groups (migration first) and schedule the return to normal size.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 
 use crate::context::Context;
 use crate::error::usage;
 use crate::recycle::plan::RecycleOptions;
 use crate::recycle::run::{self, RecycleRequest};
 use crate::recycle::Target;
+use crate::types::Env;
 use crate::types::HumanDuration;
 
 /// Recycle a role's Auto Scaling Groups: new instances come up, the group returns to its size.
@@ -20,9 +22,11 @@ use crate::types::HumanDuration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    pub env: String,
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    pub env: Env,
     /// Role (idp, worker, migration, pivcac, analytics, outboundproxy...) or ALL: every group
     /// of the environment except `naming.skip_tags` ones and empty ones.
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles_or_all))]
     pub role: String,
     #[command(flatten)]
     pub flags: RecycleFlags,

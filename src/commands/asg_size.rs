@@ -5,6 +5,7 @@
 //! one UpdateAutoScalingGroup, and the group read back.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
 use crate::aws::capacity::{self, Capacity, Change, Counts, Field};
@@ -25,9 +26,11 @@ The change is refused unless min <= desired <= max afterwards; the message names
 change first.")]
 pub struct Args {
     /// Environment, e.g. prod.
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
     pub env: Env,
 
     /// Role, e.g. idp; the group is `{env}-{role}` (setting naming.asg).
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: String,
 
     /// New value for desired capacity (or for --min / --max).

@@ -1,6 +1,7 @@
 //! `config-recycle`: recycle for new configuration, then (optionally) remove the old instances.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
 use crate::commands::asg_recycle::RecycleFlags;
@@ -10,6 +11,7 @@ use crate::plan::when;
 use crate::recycle::run::{self, RecycleOutcome, ScaleRemoveOutcome, ScaleRemoveRequest, Status};
 use crate::recycle::scale_in::Direction;
 use crate::recycle::{watch, Clock, RealClock, Target};
+use crate::types::Env;
 
 /// Recycle a role so its instances read new configuration, then remove the old instances.
 ///
@@ -20,8 +22,10 @@ use crate::recycle::{watch, Clock, RealClock, Target};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    pub env: String,
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    pub env: Env,
     /// Role (idp, pivcac...) or ALL.
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: String,
     #[command(flatten)]
     pub flags: RecycleFlags,

@@ -5,6 +5,7 @@
 //! DescribeAutoScalingGroups for every group seen, in one call per 100 groups.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
 use crate::aws::fleet::Instance;
@@ -27,6 +28,7 @@ A summary of running vs desired instances per group goes to stderr.")]
 pub struct Args {
     /// Environment: every instance in its VPC (`login-vpc-ENV`).
     #[arg(short = 'e', long = "env", value_name = "ENV")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
     pub env: Option<Env>,
 
     /// Name tag glob (repeatable; any match lists the instance), e.g. `asg-prod-idp*`.
@@ -40,6 +42,7 @@ pub struct Args {
     /// Add load-balancer target health for ROLE's target groups (needs -e); lists ROLE's
     /// instances, registered or not.
     #[arg(short = 'r', long = "role", value_name = "ROLE", requires = "env")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: Option<String>,
 
     /// Only id, name, state and uptime.

@@ -1,6 +1,7 @@
 //! `passenger-restart`: restart passenger on a role's instances (unsafe in production).
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 
 use crate::commands::ssm_command::{self, SendOptions};
 use crate::context::Context;
@@ -24,10 +25,12 @@ Exit status: as ssm-command; 3 also when ENV is a production environment and --a
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
     pub env: Env,
 
     /// The role whose instances restart passenger (idp, worker, ...).
     #[arg(value_name = "ROLE")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: String,
 
     /// Allow a production environment: it drops live requests (emergencies only).

@@ -1,11 +1,13 @@
 //! `scale-remove-new-instances`: roll back a recycle: cancel it and unprotect the new instances.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 
 use crate::context::Context;
 use crate::recycle::run::{self, ScaleRemoveRequest};
 use crate::recycle::scale_in::Direction;
 use crate::recycle::Target;
+use crate::types::Env;
 
 /// Roll back a recycle: keep the oldest instances, remove scale-in protection from the newest.
 ///
@@ -18,10 +20,12 @@ use crate::recycle::Target;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    pub env: String,
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    pub env: Env,
     /// Role, or ALL: every group of the environment except `naming.skip_tags` ones, empty ones
     /// and the migration group (which is still cancelled when a recycle is), with one
     /// confirmation for all.
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles_or_all))]
     pub role: String,
     /// With ALL: apply the groups that pass their checks and leave the others alone (listed),
     /// instead of changing nothing.

@@ -2,11 +2,13 @@
 //! remove them.
 
 use anyhow::Result;
+use clap_complete::ArgValueCandidates;
 
 use crate::context::Context;
 use crate::recycle::run::{self, ScaleRemoveRequest};
 use crate::recycle::scale_in::Direction;
 use crate::recycle::Target;
+use crate::types::Env;
 
 /// After a recycle: keep the newest instances, remove scale-in protection from the others.
 ///
@@ -18,9 +20,11 @@ use crate::recycle::Target;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    pub env: String,
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    pub env: Env,
     /// Role, or ALL: every group of the environment except `naming.skip_tags` ones, empty ones
     /// and the migration group, with one confirmation for all.
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles_or_all))]
     pub role: String,
     /// Do not wait for the recycle's scale-down: unprotect now (the group removes them when
     /// its desired capacity drops).

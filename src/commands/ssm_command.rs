@@ -1,5 +1,6 @@
 //! `ssm-command`: run an SSM command document on a role's running instances.
 
+use clap_complete::ArgValueCandidates;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -35,14 +36,17 @@ document, no running instances, or no terminal to confirm on; 5 an invocation fa
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
     pub env: Env,
 
     /// The role whose group's running instances run the command (idp, worker, ...).
     #[arg(value_name = "ROLE")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: String,
 
     /// The document's short name: `passenger-restart` runs `ENV-ssm-cmd-passenger-restart`.
     #[arg(value_name = "DOCUMENT")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::ssm_documents))]
     pub document: String,
 
     #[command(flatten)]

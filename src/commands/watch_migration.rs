@@ -1,6 +1,7 @@
 //! `watch-migration`: follow the newest migration instance's provisioning log until it succeeds
 //! or fails.
 
+use clap_complete::ArgValueCandidates;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ went away before the success marker; 130 interrupted (the migration keeps runnin
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
     pub env: Env,
 
     /// Follow this instance instead of the newest one.
@@ -50,6 +52,7 @@ pub struct Args {
 
     /// Follow the newest instance named `asg-ENV-ROLE` instead of the migration group's.
     #[arg(long, value_name = "ROLE")]
+    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
     pub role: Option<String>,
 
     /// Give up after this long (exit 1); waiting for the instance counts.

@@ -208,3 +208,53 @@ fn make_install_and_uninstall_into_a_prefix() {
         assert!(!p.join(f).exists(), "{f} left behind by uninstall");
     }
 }
+
+#[test]
+fn bash_completes_configured_environments_and_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = values(bash_complete(
+        &["login-release", "asg-recycle", ""],
+        dir.path(),
+    ));
+    assert_eq!(envs, ["dev", "int", "prod", "staging"], "{envs:?}");
+    // The repository's configuration decides, at TAB time.
+    std::fs::write(
+        dir.path().join(".login-release.toml"),
+        "environments = [\"prod\", \"sandbox-jd\"]\n",
+    )
+    .unwrap();
+    let envs = values(bash_complete(
+        &["login-release", "asg-recycle", ""],
+        dir.path(),
+    ));
+    assert_eq!(envs, ["prod", "sandbox-jd"], "{envs:?}");
+    let roles = values(bash_complete(
+        &["login-release", "asg-recycle", "prod", ""],
+        dir.path(),
+    ));
+    assert_eq!(
+        roles,
+        [
+            "ALL",
+            "analytics",
+            "idp",
+            "migration",
+            "outboundproxy",
+            "pivcac",
+            "worker"
+        ],
+        "{roles:?}"
+    );
+    let docs = bash_complete(
+        &["login-release", "ssm-command", "prod", "idp", "pa"],
+        dir.path(),
+    );
+    assert_eq!(docs, ["passenger-restart"], "{docs:?}");
+}
+
+/// The values offered, without the flags bash offers beside them at an empty word.
+fn values(mut got: Vec<String>) -> Vec<String> {
+    got.retain(|c| !c.starts_with('-'));
+    got.sort();
+    got
+}
