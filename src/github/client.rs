@@ -436,12 +436,20 @@ impl Client {
                     .into())
                 }
                 Verdict::RateLimited { wait, reset } => {
-                    let mut waited = self.waited.lock().expect("not poisoned");
-                    let budget_left = self.rate_limit_budget.saturating_sub(*waited);
-                    match wait {
-                        Some(w) if w <= budget_left => {
-                            *waited += w;
-                            drop(waited);
+                    // Take the wait from the budget, or learn there is not enough left.
+                    let granted = {
+                        let mut waited = self.waited.lock().expect("not poisoned");
+                        let budget_left = self.rate_limit_budget.saturating_sub(*waited);
+                        match wait {
+                            Some(w) if w <= budget_left => {
+                                *waited += w;
+                                Some(w)
+                            }
+                            _ => None,
+                        }
+                    };
+                    match granted {
+                        Some(w) => {
                             tracing::warn!(
                                 "GitHub rate limit reached; waiting {} before retrying {what}",
                                 format_duration(w)
@@ -449,7 +457,7 @@ impl Client {
                             tokio::time::sleep(w).await;
                             continue;
                         }
-                        _ => return Err(rate_limit_error(&what, wait, reset, Timestamp::now())),
+                        None => return Err(rate_limit_error(&what, wait, reset, Timestamp::now())),
                     }
                 }
             }

@@ -94,7 +94,7 @@ impl Event {
                 reason,
                 url,
             } => {
-                let what = rc.map_or(format!("{app}"), |r| format!("{app} RC {r}"));
+                let what = rc.map_or(app.to_string(), |r| format!("{app} RC {r}"));
                 let mut s = format!("{env}: rollback of {what} started by {operator}");
                 if let Some(r) = reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
                     s.push_str(&format!(". Reason: {r}"));

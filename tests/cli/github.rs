@@ -1,0 +1,679 @@
+//! The GitHub client and the Slack notifier of the library, against the recording fake GitHub
+//! and a local webhook receiver: the exact requests they send and the errors users see.
+
+use std::time::{Duration, Instant};
+
+use login_release::error::report;
+use login_release::github::{Client, MergeKind, NewPr, PrOutcome, RepoSlug};
+use login_release::slack::Notifier;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::support::github::{
+    created, not_found, ok, release, repo_path, FakeGitHub, Pr, NAME, OWNER, TOKEN,
+};
+use crate::support::http::{HttpServer, Response};
+
+fn client(fake: &FakeGitHub) -> Client {
+    Client::new(
+        fake.url(),
+        RepoSlug::parse(&format!("{OWNER}/{NAME}")).unwrap(),
+        SecretString::from(TOKEN),
+    )
+    .unwrap()
+}
+
+fn rc_releases(from: u32, to: u32) -> Vec<serde_json::Value> {
+    (from..=to)
+        .rev()
+        .map(|n| {
+            release(
+                n as u64,
+                &format!("RC {n}"),
+                &format!("2025-01-01T{n:06}"),
+                false,
+                false,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn last_rc_walks_every_page_and_takes_the_highest_published() {
+    let fake = FakeGitHub::start();
+    // Page 1: 100 releases, newest first, topped by a draft, a pre-release and odd titles.
+    let mut page1 = vec![
+        release(1001, "RC 210", "2026-02-01T000000", true, false),
+        release(1002, "RC 209", "2026-01-31T000000", false, true),
+        release(1003, "RC 208 hotfix", "2026-01-30T000000", false, false),
+        release(1004, "2026-01-29T000000", "2026-01-29T000000", false, false),
+    ];
+    page1.extend(rc_releases(105, 200));
+    assert_eq!(page1.len(), 100);
+    // Page 2: older ones, and one published out of order (a patch of the highest RC).
+    let mut page2 = rc_releases(60, 104);
+    page2.push(release(1005, "RC 200.1", "2026-01-02T000000", false, false));
+    fake.releases(&[page1, page2]);
+
+    let gh = client(&fake);
+    let (rc, r) = gh.last_rc("RC {rc}").await.unwrap().unwrap();
+    assert_eq!(rc.to_string(), "200.1");
+    assert_eq!(r.tag_name, "2026-01-02T000000");
+    assert_eq!(rc.next_full().to_string(), "201");
+    assert_eq!(rc.next_patch().to_string(), "200.2");
+    assert_eq!(
+        fake.request_lines(),
+        vec![
+            "GET /repos/18F/identity-idp/releases?per_page=100".to_string(),
+            "GET /repositories/33946212/releases?per_page=100&page=2".to_string(),
+        ]
+    );
+    fake.assert_token_only_in_authorization();
+}
+
+#[tokio::test]
+async fn no_rc_release_at_all_is_none() {
+    let fake = FakeGitHub::start();
+    fake.releases(&[vec![release(1, "RC 5", "t", true, false)]]);
+    assert!(client(&fake).last_rc("RC {rc}").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn promotion_pr_is_opened_with_label_created_first() {
+    let fake = FakeGitHub::start();
+    let branch = "stages/rc-2026-01-01";
+    fake.label(false)
+        .open_prs_for(branch, vec![])
+        .accepts_pr(Pr::promotion(9500, "201", branch).labels(&[]).json());
+    let body = "## Bug Fixes\n- Login: fix the thing ([#9400](https://github.com/18F/identity-idp/pull/9400))\n";
+    let gh = client(&fake);
+    assert!(gh.ensure_label("status - promotion").await.unwrap());
+    let (pr, outcome) = gh
+        .open_pr(&NewPr {
+            title: "Deploy RC 201 to Prod",
+            head: branch,
+            base: "stages/prod",
+            body,
+            labels: &["status - promotion"],
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, PrOutcome::Created);
+    assert_eq!(pr.number, 9500);
+    assert_eq!(pr.html_url, "https://github.com/18F/identity-idp/pull/9500");
+    assert_eq!(
+        fake.request_lines(),
+        vec![
+            "GET /repos/18F/identity-idp/labels/status%20-%20promotion",
+            "POST /repos/18F/identity-idp/labels",
+            "GET /repos/18F/identity-idp/pulls?state=open&head=18F%3Astages%2Frc-2026-01-01&per_page=100",
+            "POST /repos/18F/identity-idp/pulls",
+            "POST /repos/18F/identity-idp/issues/9500/labels",
+        ]
+    );
+    assert_eq!(
+        fake.bodies("POST", &repo_path("/labels")),
+        vec![json!({
+            "name": "status - promotion",
+            "color": "5319e7",
+            "description": "Promotes a release candidate to production"
+        })]
+    );
+    assert_eq!(
+        fake.bodies("POST", &repo_path("/pulls")),
+        vec![json!({
+            "title": "Deploy RC 201 to Prod",
+            "head": "stages/rc-2026-01-01",
+            "base": "stages/prod",
+            "body": body,
+            "maintainer_can_modify": true
+        })]
+    );
+    assert_eq!(
+        fake.bodies("POST", &repo_path("/issues/9500/labels")),
+        vec![json!({"labels": ["status - promotion"]})]
+    );
+    fake.assert_token_only_in_authorization();
+}
+
+#[tokio::test]
+async fn an_open_pr_for_the_branch_is_reported_not_duplicated() {
+    let fake = FakeGitHub::start();
+    let branch = "stages/rc-2026-01-01";
+    fake.label(true)
+        .open_prs_for(branch, vec![Pr::promotion(9500, "201", branch).json()]);
+    let gh = client(&fake);
+    assert!(!gh.ensure_label("status - promotion").await.unwrap());
+    let (pr, outcome) = gh
+        .open_pr(&NewPr {
+            title: "Deploy RC 201 to Prod",
+            head: branch,
+            base: "stages/prod",
+            body: "x",
+            labels: &["status - promotion"],
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, PrOutcome::AlreadyOpen);
+    assert_eq!(pr.number, 9500);
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test]
+async fn an_open_pr_without_the_label_gets_it() {
+    let fake = FakeGitHub::start();
+    let branch = "stages/rc-2026-01-01";
+    let pr = Pr::promotion(9500, "201", branch).labels(&["dependencies"]);
+    fake.open_prs_for(branch, vec![pr.json()]).route(
+        "POST",
+        &repo_path("/issues/9500/labels"),
+        ok(json!([])),
+    );
+    let (_, outcome) = client(&fake)
+        .open_pr(&NewPr {
+            title: "Deploy RC 201 to Prod",
+            head: branch,
+            base: "stages/prod",
+            body: "x",
+            labels: &["status - promotion"],
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, PrOutcome::AlreadyOpen);
+    assert_eq!(
+        fake.bodies("POST", &repo_path("/issues/9500/labels")),
+        vec![json!({"labels": ["status - promotion"]})]
+    );
+    assert!(fake.bodies("POST", &repo_path("/pulls")).is_empty());
+}
+
+#[tokio::test]
+async fn a_pr_that_cannot_be_labelled_is_a_partial_failure() {
+    let fake = FakeGitHub::start();
+    let branch = "stages/rc-2026-01-01";
+    fake.open_prs_for(branch, vec![])
+        .route(
+            "POST",
+            &repo_path("/pulls"),
+            created(Pr::promotion(9500, "201", branch).labels(&[]).json()),
+        )
+        .route(
+            "POST",
+            &repo_path("/issues/9500/labels"),
+            Response::json(500, json!({"message": "Server Error"})),
+        );
+    let e = client(&fake)
+        .open_pr(&NewPr {
+            title: "Deploy RC 201 to Prod",
+            head: branch,
+            base: "stages/prod",
+            body: "x",
+            labels: &["status - promotion"],
+        })
+        .await
+        .unwrap_err();
+    let r = report(&e);
+    assert_eq!(r.code, 4);
+    assert_eq!(
+        r.message,
+        "opened https://github.com/18F/identity-idp/pull/9500 but could not label it: GitHub \
+         answered 500 Internal Server Error to POST /repos/18F/identity-idp/issues/9500/labels: \
+         Server Error"
+    );
+    assert!(r.hint.unwrap().contains("status - promotion"));
+}
+
+#[tokio::test]
+async fn latest_merged_promotion_pr_is_found_past_the_first_page() {
+    let fake = FakeGitHub::start();
+    let label = "status - promotion";
+    // Page 1 (most recently updated first): nothing that qualifies.
+    let mut page1 = vec![
+        Pr::promotion(9510, "202", "stages/rc-2026-01-08").updated("2026-01-09T00:00:00Z"),
+        Pr::promotion(9509, "201.1", "stages/rc-2026-01-07")
+            .merged("2026-01-08T00:00:00Z", &"9".repeat(40))
+            .labels(&["status - promotion2"]),
+    ];
+    for n in 0..98 {
+        page1.push(
+            Pr::promotion(9000 + n, "1", "feature")
+                .labels(&[])
+                .merged("2026-01-07T12:00:00Z", &"8".repeat(40)),
+        );
+    }
+    let page1: Vec<_> = page1.iter().map(Pr::json).collect();
+    assert_eq!(page1.len(), 100);
+    // Page 2: the promotion, then an older one (which must not win).
+    let page2 = vec![
+        Pr::promotion(9500, "201", "stages/rc-2026-01-01")
+            .merged("2026-01-05T00:00:00Z", &"a".repeat(40))
+            .json(),
+        Pr::promotion(9400, "200", "stages/rc-2025-12-01")
+            .merged("2025-12-02T00:00:00Z", &"b".repeat(40))
+            .json(),
+    ];
+    fake.closed_prs("stages/prod", &[page1, page2]);
+    let pr = client(&fake)
+        .merged_promotion_pr(None, "stages/prod", label)
+        .await
+        .unwrap();
+    assert_eq!(pr.number, 9500);
+    assert_eq!(
+        pr.merge_commit_sha.as_deref(),
+        Some("a".repeat(40).as_str())
+    );
+    assert_eq!(
+        fake.request_lines(),
+        vec![
+            "GET /repos/18F/identity-idp/pulls?state=closed&base=stages%2Fprod&sort=updated&direction=desc&per_page=100",
+            "GET /repositories/33946212/pulls?state=closed&base=stages%2Fprod&sort=updated&direction=desc&per_page=100&page=2",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn promotion_pr_misses_are_preflight_failures() {
+    let fake = FakeGitHub::start();
+    fake.closed_prs("stages/prod", &[vec![]])
+        .pull(Pr::promotion(9501, "201", "stages/rc-2026-01-01").json())
+        .route("GET", &repo_path("/pulls/9999"), not_found());
+    let mut into_main = Pr::promotion(9502, "201", "stages/rc-2026-01-01")
+        .merged("2026-01-05T00:00:00Z", &"a".repeat(40));
+    into_main.base = "main".into();
+    fake.pull(into_main.json());
+    let gh = client(&fake);
+
+    let r = report(
+        &gh.merged_promotion_pr(None, "stages/prod", "status - promotion")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.message,
+        "no merged pull request into `stages/prod` carries the label `status - promotion` in 18F/identity-idp"
+    );
+    assert_eq!(
+        r.hint.as_deref(),
+        Some("pass the promotion PR with --pr NUMBER (or its URL)")
+    );
+
+    let r = report(
+        &gh.merged_promotion_pr(Some(9501), "stages/prod", "x")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (r.code, r.message.as_str()),
+        (3, "pull request #9501 is not merged (still open)")
+    );
+    assert!(r.hint.unwrap().contains("never squash"));
+
+    let r = report(
+        &gh.merged_promotion_pr(Some(9999), "stages/prod", "x")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (r.code, r.message.as_str()),
+        (3, "pull request #9999 not found in 18F/identity-idp")
+    );
+
+    let r = report(
+        &gh.merged_promotion_pr(Some(9502), "stages/prod", "x")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (r.code, r.message.as_str()),
+        (
+            3,
+            "pull request #9502 was merged into `main`, not `stages/prod`"
+        )
+    );
+}
+
+#[tokio::test]
+async fn squash_merges_are_told_apart_from_merge_commits() {
+    let fake = FakeGitHub::start();
+    let merge = "a".repeat(40);
+    let squash = "c".repeat(40);
+    fake.commit(&merge, 2).commit(&squash, 1);
+    let gh = client(&fake);
+    let pr = |sha: &str| {
+        serde_json::from_value::<login_release::github::PullRequest>(
+            Pr::promotion(9500, "201", "stages/rc-2026-01-01")
+                .merged("2026-01-05T00:00:00Z", sha)
+                .json(),
+        )
+        .unwrap()
+    };
+    assert_eq!(gh.merge_kind(&pr(&merge)).await.unwrap(), MergeKind::Merge);
+    assert_eq!(
+        gh.merge_kind(&pr(&squash)).await.unwrap(),
+        MergeKind::Squash
+    );
+    assert_eq!(
+        fake.request_lines(),
+        vec![
+            format!("GET /repos/18F/identity-idp/commits/{merge}"),
+            format!("GET /repos/18F/identity-idp/commits/{squash}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn duplicate_release_titles_match_exactly() {
+    let fake = FakeGitHub::start();
+    fake.releases(&[vec![
+        release(2, "RC 112", "2026-01-02T000000", false, false),
+        release(3, "RC 113", "2026-01-03T000000", true, false),
+    ]]);
+    let gh = client(&fake);
+    gh.ensure_no_release_titled("RC 11").await.unwrap();
+    let r = report(&gh.ensure_no_release_titled("RC 112").await.unwrap_err());
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.message,
+        "a release titled `RC 112` already exists: https://github.com/18F/identity-idp/releases/tag/2026-01-02T000000"
+    );
+    let r = report(&gh.ensure_no_release_titled("RC 113").await.unwrap_err());
+    assert!(
+        r.message.starts_with("a draft release titled `RC 113`"),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn release_is_created_for_the_tag_and_marked_latest() {
+    let fake = FakeGitHub::start();
+    fake.accepts_release(77, "RC 201", "2026-01-05T180000");
+    let rel = client(&fake)
+        .create_release("2026-01-05T180000", "RC 201", "## Bug Fixes\n- Login: x\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        rel.html_url,
+        "https://github.com/18F/identity-idp/releases/tag/2026-01-05T180000"
+    );
+    assert_eq!(
+        fake.bodies("POST", &repo_path("/releases")),
+        vec![json!({
+            "tag_name": "2026-01-05T180000",
+            "name": "RC 201",
+            "body": "## Bug Fixes\n- Login: x\n",
+            "draft": false,
+            "prerelease": false,
+            "make_latest": "true"
+        })]
+    );
+    fake.assert_token_only_in_authorization();
+}
+
+#[tokio::test]
+async fn revert_pr_has_no_promotion_label() {
+    let fake = FakeGitHub::start();
+    let mut pr = Pr::promotion(9600, "201", "revert-rc-201").labels(&[]);
+    pr.title = "Revert RC 201".into();
+    fake.open_prs_for("revert-rc-201", vec![])
+        .accepts_pr(pr.json());
+    let body = login_release::github::rules::revert_body(
+        "201".parse().unwrap(),
+        "stages/prod",
+        &"a".repeat(40),
+        Some(9500),
+        Some("sign-in errors"),
+    );
+    let (pr, outcome) = client(&fake)
+        .open_pr(&NewPr {
+            title: "Revert RC 201",
+            head: "revert-rc-201",
+            base: "stages/prod",
+            body: &body,
+            labels: &[],
+        })
+        .await
+        .unwrap();
+    assert_eq!((pr.number, outcome), (9600, PrOutcome::Created));
+    let sent = fake.bodies("POST", &repo_path("/pulls"));
+    assert_eq!(sent[0]["title"], "Revert RC 201");
+    assert_eq!(sent[0]["head"], "revert-rc-201");
+    assert_eq!(sent[0]["base"], "stages/prod");
+    let text = sent[0]["body"].as_str().unwrap();
+    assert!(
+        text.contains(&"a".repeat(40)) && text.contains("#9500"),
+        "{text}"
+    );
+    assert!(text.contains("**Reason:** sign-in errors"), "{text}");
+    assert!(fake.request_lines().iter().all(|l| !l.contains("/labels")));
+}
+
+#[tokio::test]
+async fn bad_token_is_one_clear_error() {
+    let fake = FakeGitHub::start();
+    fake.route(
+        "GET",
+        &repo_path("/releases?per_page=100"),
+        Response::json(
+            401,
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+        ),
+    );
+    let r = report(&client(&fake).releases().await.unwrap_err());
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.message,
+        "the GitHub token is missing or invalid (GitHub answered 401 to GET \
+         /repos/18F/identity-idp/releases?per_page=100: Bad credentials)"
+    );
+    let hint = r.hint.unwrap();
+    assert!(
+        hint.starts_with(
+            "export GITHUB_TOKEN (or GH_TOKEN) with a classic token with the `repo` scope"
+        ),
+        "{hint}"
+    );
+    assert!(!r.message.contains(TOKEN) && !hint.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn missing_permission_is_named() {
+    let fake = FakeGitHub::start();
+    fake.route(
+        "POST",
+        &repo_path("/pulls"),
+        Response::json(
+            403,
+            json!({"message": "Resource not accessible by personal access token"}),
+        )
+        .header("x-accepted-github-permissions", "pull_requests=write"),
+    )
+    .open_prs_for("b", vec![]);
+    let e = client(&fake)
+        .open_pr(&NewPr {
+            title: "t",
+            head: "b",
+            base: "stages/prod",
+            body: "",
+            labels: &[],
+        })
+        .await
+        .unwrap_err();
+    let r = report(&e);
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.message,
+        "the GitHub token is not allowed to POST /repos/18F/identity-idp/pulls on \
+         18F/identity-idp (403: Resource not accessible by personal access token)"
+    );
+    assert!(r
+        .hint
+        .unwrap()
+        .starts_with("the token needs these permissions on the repository: pull_requests=write"));
+}
+
+#[tokio::test]
+async fn missing_repository_is_named() {
+    let fake = FakeGitHub::start();
+    fake.route("GET", &repo_path(""), not_found());
+    let r = report(&client(&fake).check_repo().await.unwrap_err());
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.message,
+        "repository 18F/identity-idp not found (or the token cannot see it)"
+    );
+    assert!(r.hint.unwrap().contains("GITHUB_REPOSITORY"));
+    let fake = FakeGitHub::start();
+    fake.repository();
+    assert_eq!(
+        client(&fake).check_repo().await.unwrap().full_name,
+        "18F/identity-idp"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_far_from_reset_fails_at_once_saying_when() {
+    let fake = FakeGitHub::start();
+    let reset = jiff::Timestamp::now().as_second() + 3600;
+    fake.route(
+        "GET",
+        &repo_path("/releases?per_page=100"),
+        Response::json(
+            403,
+            json!({"message": "API rate limit exceeded for user ID 1.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}),
+        )
+        .header("x-ratelimit-limit", "5000")
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", &reset.to_string()),
+    );
+    let started = Instant::now();
+    let r = report(&client(&fake).releases().await.unwrap_err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.code, 1);
+    let at = login_release::plan::rfc3339(jiff::Timestamp::from_second(reset).unwrap());
+    assert!(
+        r.message.starts_with(&format!(
+            "GitHub's API rate limit is exhausted (GET /repos/18F/identity-idp/releases?per_page=100); it resets at {at} (in "
+        )),
+        "{}",
+        r.message
+    );
+    assert!(r.hint.unwrap().starts_with("wait until then"));
+    assert_eq!(fake.requests().len(), 1, "no retry beyond the budget");
+}
+
+#[tokio::test]
+async fn short_rate_limits_are_waited_out() {
+    let fake = FakeGitHub::start();
+    let path = repo_path("/releases?per_page=100");
+    fake.route(
+        "GET",
+        &path,
+        Response::json(
+            429,
+            json!({"message": "You have exceeded a secondary rate limit."}),
+        )
+        .header("retry-after", "1"),
+    );
+    let reset = jiff::Timestamp::now().as_second() + 1;
+    fake.route(
+        "GET",
+        &path,
+        Response::json(403, json!({"message": "API rate limit exceeded"}))
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", &reset.to_string()),
+    );
+    fake.route(
+        "GET",
+        &path,
+        ok(json!([release(1, "RC 7", "t", false, false)])),
+    );
+    let started = Instant::now();
+    let all = client(&fake).releases().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(fake.requests().len(), 3);
+    // The budget is for the whole command: a client with none left fails at once.
+    let fake = FakeGitHub::start();
+    fake.route(
+        "GET",
+        &path,
+        Response::json(429, json!({"message": "slow down"})).header("retry-after", "2"),
+    );
+    let gh = client(&fake).with_rate_limit_budget(Duration::from_secs(1));
+    let r = report(&gh.releases().await.unwrap_err());
+    assert_eq!(
+        r.message,
+        "GitHub's API rate limit is exhausted (GET /repos/18F/identity-idp/releases?per_page=100); GitHub asks to retry in 2s"
+    );
+}
+
+#[tokio::test]
+async fn next_page_links_to_another_host_are_refused() {
+    let fake = FakeGitHub::start();
+    fake.route(
+        "GET",
+        &repo_path("/releases?per_page=100"),
+        ok(json!([])).header("link", "<https://evil.example/steal?page=2>; rel=\"next\""),
+    );
+    let e = client(&fake).releases().await.unwrap_err();
+    assert!(
+        report(&e)
+            .message
+            .contains("refusing to send the token there"),
+        "{}",
+        report(&e).message
+    );
+}
+
+const WEBHOOK_PATH: &str = "/services/T0000/B0000/WebhookSecretXYZ";
+
+#[tokio::test]
+async fn slack_posts_one_text_message() {
+    let hook = HttpServer::start();
+    hook.route("POST", WEBHOOK_PATH, Response::text(200, "ok"));
+    let url = format!("{}{WEBHOOK_PATH}", hook.url);
+    let n = Notifier::new(SecretString::from(url)).unwrap().unwrap();
+    n.post("idp RC 201: promotion PR to prod opened by Jane")
+        .await
+        .unwrap();
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, WEBHOOK_PATH);
+    assert_eq!(reqs[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        reqs[0].json(),
+        json!({"text": "idp RC 201: promotion PR to prod opened by Jane"})
+    );
+}
+
+#[tokio::test]
+async fn slack_failures_never_show_the_webhook() {
+    let hook = HttpServer::start();
+    hook.route("POST", WEBHOOK_PATH, Response::text(404, "no_service"));
+    let url = format!("{}{WEBHOOK_PATH}", hook.url);
+    let e = Notifier::new(SecretString::from(url.clone()))
+        .unwrap()
+        .unwrap()
+        .post("x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.0, "Slack answered 404 Not Found (no_service)");
+    // Nothing listening: the transport error must not carry the URL either.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}{WEBHOOK_PATH}", l.local_addr().unwrap())
+    };
+    let e = Notifier::new(SecretString::from(dead.clone()))
+        .unwrap()
+        .unwrap()
+        .post("x")
+        .await
+        .unwrap_err();
+    assert!(
+        !e.0.contains("WebhookSecretXYZ") && !e.0.contains(&dead),
+        "{e}"
+    );
+    assert!(e.0.contains("error sending request"), "{e}");
+}
