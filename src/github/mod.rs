@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod client;
+pub mod flows;
 pub mod repo;
 pub mod rules;
 

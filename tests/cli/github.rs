@@ -677,3 +677,129 @@ async fn slack_failures_never_show_the_webhook() {
     );
     assert!(e.0.contains("error sending request"), "{e}");
 }
+
+mod flows {
+    use super::*;
+    use login_release::config::Config;
+    use login_release::github::flows;
+    use login_release::output::{ColorChoice, Format, Output};
+
+    fn out() -> Output {
+        Output::new(Format::Text, ColorChoice::Never, true)
+    }
+
+    #[tokio::test]
+    async fn rc_number_comes_from_the_releases_or_the_flag() {
+        let s = Config::defaults().settings;
+        let fake = FakeGitHub::start();
+        fake.releases(&[vec![
+            release(3, "RC 112.1", "t3", false, false),
+            release(2, "RC 112", "t2", false, false),
+        ]]);
+        let gh = client(&fake);
+        let full = flows::decide_rc(&gh, &s, None, false).await.unwrap();
+        assert_eq!(full.rc.to_string(), "113");
+        assert_eq!(
+            full.from,
+            "after RC 112.1 (https://github.com/18F/identity-idp/releases/tag/t3)"
+        );
+        let patch = flows::decide_rc(&gh, &s, None, true).await.unwrap();
+        assert_eq!(patch.rc.to_string(), "112.2");
+        let given = flows::decide_rc(&gh, &s, Some("7".parse().unwrap()), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (given.rc.to_string(), given.from.as_str()),
+            ("7".into(), "--rc")
+        );
+        assert_eq!(fake.requests().len(), 2, "--rc asks GitHub nothing");
+
+        let empty = FakeGitHub::start();
+        empty.releases(&[vec![release(1, "v1.0", "v1.0", false, false)]]);
+        let r = report(
+            &flows::decide_rc(&client(&empty), &s, None, false)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(r.code, 3);
+        assert_eq!(
+            r.message,
+            "no published release of 18F/identity-idp is titled like `RC N`, so the next RC number is unknown"
+        );
+        assert_eq!(r.hint.as_deref(), Some("pass the number with --rc N"));
+    }
+
+    #[tokio::test]
+    async fn release_pr_refuses_a_squash_unless_yes() {
+        let s = Config::defaults().settings;
+        let fake = FakeGitHub::start();
+        let squash = "c".repeat(40);
+        fake.pull(
+            Pr::promotion(9500, "201", "stages/rc-2026-01-01")
+                .merged("2026-01-05T00:00:00Z", &squash)
+                .json(),
+        )
+        .commit(&squash, 1);
+        let gh = client(&fake);
+        let r = report(
+            &flows::release_pr(&gh, &s, Some("#9500"), false, &out())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(r.code, 3);
+        assert_eq!(
+            r.message,
+            format!(
+                "https://github.com/18F/identity-idp/pull/9500 was squash-merged (its merge commit {squash} has one parent); the runbook requires a normal merge"
+            )
+        );
+        assert_eq!(
+            r.hint.as_deref(),
+            Some("check that stages/prod holds the whole RC, then run again with --yes to release it anyway")
+        );
+        let ok = flows::release_pr(&gh, &s, Some("9500"), true, &out())
+            .await
+            .unwrap();
+        assert_eq!(
+            (ok.pr.number, ok.rc.to_string(), ok.merge),
+            (9500, "201".into(), MergeKind::Squash)
+        );
+    }
+
+    #[tokio::test]
+    async fn release_pr_needs_an_rc_title_and_a_good_reference() {
+        let s = Config::defaults().settings;
+        let fake = FakeGitHub::start();
+        let mut pr = Pr::promotion(9500, "201", "stages/rc-2026-01-01")
+            .merged("2026-01-05T00:00:00Z", &"a".repeat(40));
+        pr.title = "Deploy RC 201 to Production".into();
+        fake.pull(pr.json());
+        let gh = client(&fake);
+        let r = report(
+            &flows::release_pr(&gh, &s, Some("9500"), false, &out())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(r.code, 3);
+        assert_eq!(
+            r.message,
+            "the title of https://github.com/18F/identity-idp/pull/9500, `Deploy RC 201 to Production`, is not like `Deploy RC N to Prod`, so its RC number is unknown"
+        );
+        let r = report(
+            &flows::release_pr(
+                &gh,
+                &s,
+                Some("https://github.com/18F/identity-pki/pull/1"),
+                false,
+                &out(),
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert_eq!(r.code, 2);
+        assert_eq!(
+            r.message,
+            "--pr: https://github.com/18F/identity-pki/pull/1 is a pull request of 18F/identity-pki, not of 18F/identity-idp (the repository in use)"
+        );
+    }
+}
