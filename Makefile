@@ -3,7 +3,7 @@
 
 CARGO    ?= cargo
 PREFIX   ?= /usr/local
-BIN      := target/release/login-release
+BIN      ?= target/release/login-release
 DEBUG    := target/debug/login-release
 VENV     := .venv
 MOTO     := moto[server]==5.2.5
@@ -61,7 +61,8 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-install: release
+# BIN=path installs a binary built elsewhere (the tests install the debug build).
+install: $(if $(filter target/release/login-release,$(BIN)),release)
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/login-release
 	install -Dm644 completions/login-release.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/login-release
 	install -Dm644 completions/_login-release $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_login-release

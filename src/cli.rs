@@ -38,7 +38,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub dry_run: bool,
 
-    /// Apply without asking for confirmation (production still needs it spelled out in scripts).
+    /// Apply without asking for confirmation (also skips typing the production environment name).
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 

@@ -9,8 +9,10 @@ use login_release::context::Context;
 use login_release::error::report;
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash login-release ...`: answer the shell's completion request and exit.
+    login_release::docs::complete_if_requested();
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,8 +49,18 @@ fn fail(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(r.code)
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
+fn init_tracing(global: &login_release::cli::GlobalArgs) {
+    use login_release::output::ColorChoice;
+    use std::io::IsTerminal;
+    let ansi = match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    };
+    let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "login_release=debug,info",
@@ -59,6 +71,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .init();
 }

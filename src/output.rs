@@ -249,3 +249,12 @@ pub fn tsv(header: &[&str], rows: &[Vec<String>], with_header: bool) -> String {
     out.extend(rows.iter().map(|r| r.join("\t")));
     out.join("\n")
 }
+
+/// `key  value` lines with the values aligned, for a command's summary on stdout.
+pub fn key_values(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("{k:width$}  {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,12 +1,425 @@
-//! `tag-release`: Create, sign, verify and push the release tag on stages/prod.
+//! `tag-release`: create, sign, verify and push the release tag on origin's stages/prod.
 
 use anyhow::Result;
+use git2::{ObjectType, Oid};
+use serde::Serialize;
+use serde_json::json;
 
-use crate::context::Context;
+use crate::context::{Context, Go};
+use crate::error::{failed, report, AppError, Findings, Kind};
+use crate::git::push::{push, verify, RefUpdate};
+use crate::git::remote::Remote;
+use crate::git::repo::Repo;
+use crate::git::sign::{self, SigningKey};
+use crate::output::key_values;
+use crate::plan::{Plan, Step};
+use crate::release::{links, rc};
+use crate::types::{GitSha, RcNumber};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+The tag is named by the UTC time (YYYY-MM-DDTHHMMSS), annotated with the message `<tag> release`
+(setting release.tag_message), signed with git's user.signingkey or GnuPG's first usable secret
+key, verified, and pushed. It tags origin's stages/prod after a fetch: nothing is checked out.
+If the push fails the local tag is deleted, so running again starts clean.")]
+pub struct Args {
+    /// The RC number this release is, to print the release title (`RC N`).
+    #[arg(long, value_name = "N")]
+    pub rc: Option<RcNumber>,
 
-pub async fn run(_ctx: &Context, _args: Args) -> Result<()> {
-    anyhow::bail!("`tag-release` is not implemented yet")
+    /// Create an unsigned annotated tag. Release tags are production's, so this also needs --yes.
+    #[arg(long)]
+    pub no_sign: bool,
+}
+
+#[derive(Serialize)]
+struct Doc {
+    status: &'static str,
+    tag: String,
+    commit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag_object: Option<String>,
+    signed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_key: Option<serde_json::Value>,
+    release_title: Option<String>,
+    release_url: Option<String>,
+    plan: Plan,
+}
+
+/// Turns an error from a check into a finding (message and hint), keeping everything else fatal.
+fn add_finding(findings: &mut Findings, err: anyhow::Error) -> Result<()> {
+    let is_preflight = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<AppError>())
+        .is_some_and(|a| a.kind == Kind::Preflight);
+    if !is_preflight {
+        return Err(err);
+    }
+    let r = report(&err);
+    findings.add(r.message, r.hint.unwrap_or_default());
+    Ok(())
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    let s = ctx.settings();
+    let repo = Repo::open(ctx.repo_dir())?;
+    let remote = Remote::new(&repo, &s.git.remote, s.git.fetch_with_cli)?;
+    remote.fetch_reporting(&ctx.out)?;
+
+    let now = ctx.now();
+    let tag = rc::tag_name(now);
+    let refname = format!("refs/tags/{tag}");
+    let prod_name = format!("{}/{}", remote.name, s.git.prod_branch);
+    let mut findings = Findings::new();
+
+    let prod = repo.remote_branch(&remote.name, &s.git.prod_branch);
+    if prod.is_none() {
+        findings.add(
+            format!("{prod_name} does not exist: there is nothing to tag"),
+            format!(
+                "push the production branch to {}, or set git.prod_branch",
+                remote.name
+            ),
+        );
+    }
+    if let (Some(p), Some(local)) = (prod, repo.local_branch(&s.git.prod_branch)) {
+        if local != p {
+            let (ahead, behind) = repo.ahead_behind(local, p)?;
+            ctx.out.warn(format!(
+                "your local {} is at {} ({ahead} ahead, {behind} behind {prod_name}); tagging {prod_name} at {}",
+                s.git.prod_branch,
+                short(local),
+                short(p)
+            ));
+        }
+    }
+
+    if let Some(existing) = repo.ref_target(&refname) {
+        findings.add(
+            format!("tag {tag} already exists locally (at {})", short(existing)),
+            format!("tag names are the UTC time: wait a second and run again, or delete the stale tag: git tag -d {tag}"),
+        );
+    }
+    let remote_tags = remote.ls_remote("refs/tags/")?;
+    if let Some((_, oid)) = remote_tags.iter().find(|(n, _)| *n == refname) {
+        findings.add(
+            format!(
+                "tag {tag} already exists on {} (at {})",
+                remote.name,
+                short(*oid)
+            ),
+            "tag names are the UTC time: wait a second and run again",
+        );
+    }
+    // A release tag that already points at production's tip means the work is done.
+    let already = prod.and_then(|p| release_tag_at(&remote_tags, p));
+
+    let key = if args.no_sign || already.is_some() {
+        None
+    } else {
+        match sign::find_signing_key(repo.config_string("user.signingkey").as_deref()) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                add_finding(&mut findings, e)?;
+                None
+            }
+        }
+    };
+    if let Err(e) = repo.identity(now) {
+        add_finding(&mut findings, e)?;
+    }
+    if args.no_sign && !ctx.global.yes && already.is_none() {
+        findings.add(
+            "--no-sign creates an unsigned release tag, and release tags are production's",
+            "sign it (drop --no-sign), or confirm the unsigned tag with --no-sign --yes",
+        );
+    }
+    findings.into_result()?;
+    let prod = prod.expect("checked above");
+
+    let release_title = args.rc.map(|n| s.release_title(&n.to_string()));
+    let github = links::github_repo(&s.github.repository, &remote.url);
+
+    let production_env = s
+        .production
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "prod".to_string());
+    let mut plan = Plan::new(format!("Tag {prod_name} as {tag}"))
+        .target("repository", repo.location().display().to_string())
+        .target("remote", remote.describe())
+        .env(production_env);
+
+    if let Some(existing) = already {
+        ctx.out.success(format!(
+            "{prod_name} ({}) is already tagged {existing} on {}: nothing to do",
+            short(prod),
+            remote.name
+        ));
+        let doc = Doc {
+            status: "already_done",
+            release_url: github.as_ref().map(|g| g.new_release_url(&existing)),
+            tag: existing,
+            commit: prod.to_string(),
+            tag_object: None,
+            signed: false,
+            signing_key: None,
+            release_title,
+            plan,
+        };
+        return finish(ctx, &doc);
+    }
+
+    let message = s.tag_message(&tag);
+    let subject = repo.subject(prod);
+    plan.push(
+        Step::new(
+            "tag",
+            refname.clone(),
+            format!(
+                "annotated, {}, on {} \"{subject}\", message \"{message}\"",
+                match &key {
+                    Some(k) => format!("signed by {}", k.describe()),
+                    None => "UNSIGNED".to_string(),
+                },
+                short(prod)
+            ),
+        )
+        .params(json!({"tag": tag, "object": prod.to_string(), "message": message})),
+    );
+    if let Some(k) = &key {
+        plan.push(Step::new(
+            "verify",
+            refname.clone(),
+            format!("signature by {}", k.fingerprint),
+        ));
+    }
+    plan.push(Step::new(
+        "push",
+        format!("{} {refname}", remote.name),
+        "new tag (deleted locally again if the push fails)",
+    ));
+    if args.no_sign {
+        ctx.out
+            .warn("--no-sign: the release tag will not be signed");
+        plan.note("the tag is not signed (--no-sign)");
+    }
+
+    let mut doc = Doc {
+        status: "applied",
+        tag: tag.clone(),
+        commit: prod.to_string(),
+        tag_object: None,
+        signed: key.is_some(),
+        signing_key: key
+            .as_ref()
+            .map(|k| json!({"fingerprint": k.fingerprint, "user_id": k.user_id})),
+        release_title,
+        release_url: github.as_ref().map(|g| g.new_release_url(&tag)),
+        plan: plan.clone(),
+    };
+    match ctx.confirm(&plan)? {
+        Go::DryRun => {
+            doc.status = "dry_run";
+            return finish(ctx, &doc);
+        }
+        Go::Declined => {
+            doc.status = "declined";
+            return finish(ctx, &doc);
+        }
+        Go::Apply => {}
+    }
+
+    let tag_oid = create_tag(&repo, &tag, prod, &message, key.as_ref(), now)?;
+    if key.is_some() {
+        ctx.out
+            .success(format!("signed {tag} and verified the signature"));
+    }
+    let undo_tag = |e: anyhow::Error| -> anyhow::Error {
+        let r = report(&e);
+        match repo.delete_ref(&refname) {
+            Ok(()) => failed(
+                r.message,
+                format!(
+                    "the local tag {tag} was deleted, so running again starts clean; {}",
+                    r.hint.unwrap_or_default()
+                ),
+            ),
+            Err(d) => AppError::new(
+                Kind::Partial,
+                format!(
+                    "{}; and deleting the local tag {tag} failed too: {d:#}",
+                    r.message
+                ),
+            )
+            .with_hint(format!(
+                "delete it by hand before running again: git tag -d {tag}"
+            ))
+            .into(),
+        }
+    };
+    push(
+        &remote,
+        &[RefUpdate::new(tag_oid, refname.clone())],
+        &s.git.rc_branch_prefix,
+    )
+    .map_err(undo_tag)?;
+    verify(
+        &remote,
+        &[(refname.clone(), tag_oid)],
+        &format!(
+            "check with `git ls-remote {} {refname}`; push it again with `git push {} {refname}`",
+            remote.name, remote.name
+        ),
+    )?;
+    ctx.out
+        .success(format!("pushed {tag} to {} (verified)", remote.name));
+    doc.tag_object = Some(tag_oid.to_string());
+    finish(ctx, &doc)
+}
+
+/// Builds the tag object (signed and verified when a key is given) and creates its ref.
+fn create_tag(
+    repo: &Repo,
+    tag: &str,
+    target: Oid,
+    message: &str,
+    key: Option<&SigningKey>,
+    now: jiff::Timestamp,
+) -> Result<Oid> {
+    let tagger = repo.identity(now)?;
+    let payload = sign::tag_payload(target, ObjectType::Commit, tag, &tagger, message);
+    let signature = match key {
+        Some(k) => {
+            let sig = sign::sign(k, payload.as_bytes())?;
+            let fpr = sign::verify(payload.as_bytes(), sig.as_bytes())?;
+            if !k.fingerprints.iter().any(|f| f.eq_ignore_ascii_case(&fpr)) && !fpr.is_empty() {
+                return Err(failed(
+                    format!("the signature was made by {fpr}, not by {}", k.fingerprint),
+                    "check gpg.conf for a default-key or local-user that overrides the choice",
+                ));
+            }
+            Some(sig)
+        }
+        None => None,
+    };
+    let oid = sign::write_tag_object(repo, &payload, signature.as_deref())?;
+    if key.is_some() {
+        // Read the stored object back and verify it as `git tag -v` would.
+        sign::verify_tag_object(repo, oid)?;
+    }
+    repo.git
+        .reference(
+            &format!("refs/tags/{tag}"),
+            oid,
+            false,
+            "login-release: tag-release",
+        )
+        .map_err(|e| {
+            failed(
+                format!("creating tag {tag}: {}", e.message()),
+                format!(
+                    "if it exists, delete it (git tag -d {tag}) or wait a second and run again"
+                ),
+            )
+        })?;
+    Ok(oid)
+}
+
+/// A release-shaped tag on the remote whose commit is `commit` (annotated tags are listed with
+/// their peeled `^{}` entry).
+fn release_tag_at(tags: &[(String, Oid)], commit: Oid) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    for (name, oid) in tags {
+        let Some(short_name) = name.strip_prefix("refs/tags/") else {
+            continue;
+        };
+        let (base, peeled) = match short_name.strip_suffix("^{}") {
+            Some(b) => (b, true),
+            None => (short_name, false),
+        };
+        if !rc::is_tag_name(base) || *oid != commit {
+            continue;
+        }
+        // A lightweight tag points at the commit itself; an annotated one through `^{}`.
+        let has_peeled = tags
+            .iter()
+            .any(|(n, _)| *n == format!("refs/tags/{base}^{{}}"));
+        if peeled || !has_peeled {
+            found.push(base.to_string());
+        }
+    }
+    found.sort();
+    found.pop()
+}
+
+fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
+    if ctx.out.is_json() {
+        return ctx.out.json("tag-release", doc);
+    }
+    if doc.status == "declined" {
+        return Ok(());
+    }
+    let mut rows = vec![("tag", doc.tag.clone()), ("commit", doc.commit.clone())];
+    if let Some(k) = &doc.signing_key {
+        rows.push((
+            "signed by",
+            format!(
+                "{} ({})",
+                k["user_id"].as_str().unwrap_or_default(),
+                k["fingerprint"].as_str().unwrap_or_default()
+            ),
+        ));
+    } else if doc.status != "already_done" {
+        rows.push(("signed by", "nobody (--no-sign)".to_string()));
+    }
+    if let Some(t) = &doc.release_title {
+        rows.push(("release title", t.clone()));
+    }
+    rows.push((
+        "release url",
+        doc.release_url.clone().unwrap_or_else(|| {
+            "unknown: origin is not a GitHub URL (set github.repository to owner/name)".to_string()
+        }),
+    ));
+    ctx.out.data(key_values(&rows));
+    Ok(())
+}
+
+fn short(oid: Oid) -> String {
+    GitSha::from(oid).short().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_release_tag_of_a_commit() {
+        let c = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let t = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let other = Oid::from_str("3333333333333333333333333333333333333333").unwrap();
+        let tags = vec![
+            ("refs/tags/2026-11-20T120000".to_string(), t),
+            ("refs/tags/2026-11-20T120000^{}".to_string(), c),
+            ("refs/tags/2026-11-19T120000".to_string(), other),
+            ("refs/tags/v1".to_string(), c),
+        ];
+        assert_eq!(
+            release_tag_at(&tags, c).as_deref(),
+            Some("2026-11-20T120000")
+        );
+        assert_eq!(
+            release_tag_at(&tags, t),
+            None,
+            "the tag object is not the commit"
+        );
+        let light = vec![("refs/tags/2026-11-21T000000".to_string(), c)];
+        assert_eq!(
+            release_tag_at(&light, c).as_deref(),
+            Some("2026-11-21T000000")
+        );
+        assert_eq!(release_tag_at(&light, other), None);
+    }
 }

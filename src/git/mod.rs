@@ -2,3 +2,7 @@
 //! over gpgme.
 
 pub mod log;
+pub mod push;
+pub mod remote;
+pub mod repo;
+pub mod sign;
