@@ -154,7 +154,7 @@ pub async fn release_pr(
 pub async fn open_revert_pr(
     gh: &Client,
     settings: &Settings,
-    rc: RcNumber,
+    rc: &str,
     branch: &str,
     merge_sha: &str,
     pr_number: Option<u64>,
@@ -172,8 +172,8 @@ pub async fn open_revert_pr(
     .await
 }
 
-/// `Revert RC 113`.
-pub fn revert_title(rc: RcNumber) -> String {
+/// `Revert RC 113` (or `Revert RC 2026-11-20` when only the RC branch's date is known).
+pub fn revert_title(rc: &str) -> String {
     format!("Revert RC {rc}")
 }
 
@@ -195,6 +195,6 @@ mod tests {
             Some(9500)
         );
         assert_eq!(pr_number_in_merge_subject("Revert \"x\""), None);
-        assert_eq!(revert_title("113.1".parse().unwrap()), "Revert RC 113.1");
+        assert_eq!(revert_title("113.1"), "Revert RC 113.1");
     }
 }

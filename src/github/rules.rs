@@ -134,7 +134,7 @@ impl LatestMerged {
 
 /// The body of the revert PR: what it reverts, why, and what comes after.
 pub fn revert_body(
-    rc: RcNumber,
+    rc: &str,
     prod_branch: &str,
     merge_sha: &str,
     pr_number: Option<u64>,
@@ -362,7 +362,7 @@ mod tests {
 
     #[test]
     fn revert_body_names_merge_pr_and_reason() {
-        let rc: RcNumber = "113".parse().unwrap();
+        let rc = "113";
         let body = revert_body(
             rc,
             "stages/prod",

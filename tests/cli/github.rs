@@ -419,7 +419,7 @@ async fn revert_pr_has_no_promotion_label() {
     fake.open_prs_for("revert-rc-201", vec![])
         .accepts_pr(pr.json());
     let body = login_release::github::rules::revert_body(
-        "201".parse().unwrap(),
+        "201",
         "stages/prod",
         &"a".repeat(40),
         Some(9500),
@@ -801,5 +801,409 @@ mod flows {
             r.message,
             "--pr: https://github.com/18F/identity-pki/pull/1 is a pull request of 18F/identity-pki, not of 18F/identity-idp (the repository in use)"
         );
+    }
+}
+
+/// The built binary against the fake GitHub and a local Slack receiver.
+mod e2e {
+    use std::process::Output;
+
+    use serde_json::{json, Value};
+
+    use crate::cut_rc::{assert_fails, deploy_json, release_cmd};
+    use crate::support::git::Repos;
+    use crate::support::github::{release, repo_path, FakeGitHub, Pr, TOKEN};
+    use crate::support::http::{HttpServer, Response};
+    use crate::support::{stderr, stdout};
+
+    pub(crate) const HOOK_PATH: &str = "/services/T0000/B0000/WebhookSecretXYZ";
+    pub(crate) const BRANCH: &str = "stages/rc-2026-11-20";
+    pub(crate) const OPERATOR: &str = "Jane Operator";
+
+    /// A repository with a bare origin, the fake GitHub, staging, and a Slack receiver.
+    pub(crate) struct World {
+        pub r: Repos,
+        pub gh: FakeGitHub,
+        pub hook: HttpServer,
+        pub staging: HttpServer,
+        pub staging_sha: String,
+    }
+
+    impl World {
+        /// origin: stages/prod at the first commit; main three commits ahead (one without a
+        /// changelog line); staging runs main.
+        pub fn new() -> Self {
+            let mut r = Repos::new();
+            r.git(&["config", "user.name", OPERATOR]);
+            r.git(&["push", "-q", "origin", "main:stages/prod"]);
+            r.commit(
+                "Add the account page (#101)",
+                "changelog: User-Facing Improvements, Account, Add the account page",
+            );
+            r.commit("Tweak a test (#102)", "");
+            let staging_sha = r.commit(
+                "Fix a typo (#103)",
+                "changelog: Bug Fixes, Copy, Fix a typo",
+            );
+            r.git(&["push", "-q", "origin", "main"]);
+            let staging = HttpServer::start();
+            staging.route(
+                "GET",
+                "/api/deploy.json",
+                Response::json(200, deploy_json(&staging_sha)),
+            );
+            let hook = HttpServer::start();
+            hook.route("POST", HOOK_PATH, Response::text(200, "ok"));
+            World {
+                r,
+                gh: FakeGitHub::start(),
+                hook,
+                staging,
+                staging_sha,
+            }
+        }
+
+        pub fn hook_url(&self) -> String {
+            format!("{}{HOOK_PATH}", self.hook.url)
+        }
+
+        /// The binary at `-vv`, with every GitHub and Slack setting pointing at the fakes.
+        pub fn cmd(&self) -> assert_cmd::Command {
+            let mut c = release_cmd(&self.r, false);
+            c.env("GITHUB_API_URL", self.gh.url())
+                .env("GITHUB_TOKEN", TOKEN)
+                .env("GITHUB_REPOSITORY", "18F/identity-idp")
+                .env("LOGIN_RELEASE_SLACK_WEBHOOK", self.hook_url())
+                .env(
+                    "LOGIN_RELEASE_STAGING_IDP",
+                    format!("{}/api/deploy.json", self.staging.url),
+                )
+                .arg("-vv");
+            c
+        }
+
+        pub fn run(&self, args: &[&str]) -> Output {
+            let out = self.cmd().args(args).output().unwrap();
+            if std::env::var_os("SHOW_OUTPUT").is_some() {
+                eprintln!("--- stdout\n{}--- stderr\n{}", stdout(&out), stderr(&out));
+            }
+            self.assert_no_secrets(&out);
+            out
+        }
+
+        /// Neither the token nor the webhook URL (nor its secret path) in any output.
+        pub fn assert_no_secrets(&self, out: &Output) {
+            for (name, text) in [("stdout", stdout(out)), ("stderr", stderr(out))] {
+                assert!(!text.contains(TOKEN), "the token is in {name}:\n{text}");
+                assert!(
+                    !text.contains("WebhookSecretXYZ") && !text.contains(&self.hook_url()),
+                    "the webhook URL is in {name}:\n{text}"
+                );
+            }
+        }
+
+        /// The texts posted to Slack.
+        pub fn slack_texts(&self) -> Vec<String> {
+            self.hook
+                .requests()
+                .iter()
+                .map(|r| r.json()["text"].as_str().unwrap_or_default().to_string())
+                .collect()
+        }
+
+        /// GitHub knows RC 112 as the last release, and accepts the promotion PR.
+        pub fn github_accepts_the_promotion(&self, existing: Vec<Value>) {
+            self.gh
+                .repository()
+                .releases(&[vec![
+                    release(3, "RC 112", "2026-11-13T180000", false, false),
+                    release(2, "RC 111.1", "2026-11-10T180000", false, false),
+                ]])
+                .label(false)
+                .open_prs_for(BRANCH, existing)
+                .accepts_pr(Pr::promotion(9500, "113", BRANCH).labels(&[]).json());
+        }
+    }
+
+    fn ok(out: &Output) {
+        assert!(
+            out.status.success(),
+            "exit {:?}\nstderr:\n{}\nstdout:\n{}",
+            out.status.code(),
+            stderr(out),
+            stdout(out)
+        );
+    }
+
+    #[test]
+    fn cut_rc_opens_the_labelled_promotion_pr_and_announces_it() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        ok(&out);
+        assert_eq!(
+            w.r.origin_ref(&format!("refs/heads/{BRANCH}")).as_deref(),
+            Some(w.staging_sha.as_str())
+        );
+        assert_eq!(
+            w.gh.request_lines(),
+            vec![
+                "GET /repos/18F/identity-idp",
+                "GET /repos/18F/identity-idp/releases?per_page=100",
+                "GET /repos/18F/identity-idp/pulls?state=open&head=18F%3Astages%2Frc-2026-11-20&per_page=100",
+                "GET /repos/18F/identity-idp/labels/status%20-%20promotion",
+                "POST /repos/18F/identity-idp/labels",
+                "GET /repos/18F/identity-idp/pulls?state=open&head=18F%3Astages%2Frc-2026-11-20&per_page=100",
+                "POST /repos/18F/identity-idp/pulls",
+                "POST /repos/18F/identity-idp/issues/9500/labels",
+            ]
+        );
+        let file =
+            std::fs::read_to_string(w.r.work.join(".git/login-release/rc-changelog.md")).unwrap();
+        let sent = &w.gh.bodies("POST", &repo_path("/pulls"))[0];
+        assert_eq!(
+            sent,
+            &json!({
+                "title": "Deploy RC 113 to Prod",
+                "head": BRANCH,
+                "base": "stages/prod",
+                "body": file,
+                "maintainer_can_modify": true
+            })
+        );
+        let body = sent["body"].as_str().unwrap();
+        assert!(body.contains("- Account: Add the account page"), "{body}");
+        assert!(body.contains("- Copy: Fix a typo"), "{body}");
+        assert!(
+            !body.contains("Invalid") && !body.contains("Tweak a test"),
+            "{body}"
+        );
+        assert_eq!(
+            w.gh.bodies("POST", &repo_path("/issues/9500/labels")),
+            vec![json!({"labels": ["status - promotion"]})]
+        );
+        w.gh.assert_token_only_in_authorization();
+        let text = stdout(&out);
+        assert!(
+            text.contains("pr url     https://github.com/18F/identity-idp/pull/9500"),
+            "{text}"
+        );
+        assert!(text.contains("pr title   Deploy RC 113 to Prod"), "{text}");
+        assert!(
+            text.contains("pr         #9500 opened, labelled `status - promotion`"),
+            "{text}"
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("ok: opened the promotion PR \"Deploy RC 113 to Prod\": https://github.com/18F/identity-idp/pull/9500"),
+            "{err}"
+        );
+        assert!(err.contains("announced in Slack"), "{err}");
+        assert_eq!(
+            w.slack_texts(),
+            vec![format!(
+                "idp RC 113: promotion PR to prod opened by {OPERATOR}: https://github.com/18F/identity-idp/pull/9500"
+            )]
+        );
+    }
+
+    #[test]
+    fn cut_rc_json_names_the_pr() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let out = w.run(&[
+            "cut-rc",
+            "--open-pr",
+            "--yes",
+            "--output",
+            "json",
+            "--no-notify",
+        ]);
+        ok(&out);
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["rc"], "113");
+        assert_eq!(
+            doc["pr_url"],
+            "https://github.com/18F/identity-idp/pull/9500"
+        );
+        assert_eq!(
+            doc["pr"],
+            json!({
+                "status": "created",
+                "rc": "113",
+                "rc_from": "after RC 112 (https://github.com/18F/identity-idp/releases/tag/2026-11-13T180000)",
+                "title": "Deploy RC 113 to Prod",
+                "number": 9500,
+                "url": "https://github.com/18F/identity-idp/pull/9500",
+                "base": "stages/prod",
+                "head": BRANCH,
+                "label": "status - promotion"
+            })
+        );
+        assert!(w.hook.requests().is_empty(), "--no-notify posts nothing");
+    }
+
+    #[test]
+    fn cut_rc_dry_run_shows_the_pr_step_and_changes_nothing() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let out = w.run(&["cut-rc", "--open-pr", "--dry-run"]);
+        ok(&out);
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!(
+                "4. open PR 18F/identity-idp {BRANCH} -> stages/prod: \"Deploy RC 113 to Prod\" (RC 113 after RC 112 (https://github.com/18F/identity-idp/releases/tag/2026-11-13T180000)), label `status - promotion` (created if missing), body: the changelog"
+            )),
+            "{text}"
+        );
+        assert!(w.gh.requests().iter().all(|r| r.method == "GET"));
+        assert!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")).is_none());
+        assert!(w.hook.requests().is_empty());
+    }
+
+    #[test]
+    fn cut_rc_reports_an_open_pr_instead_of_a_second_one() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![Pr::promotion(9499, "113", BRANCH).json()]);
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        ok(&out);
+        assert!(w.gh.bodies("POST", &repo_path("/pulls")).is_empty());
+        let text = stdout(&out);
+        assert!(
+            text.contains("pr url     https://github.com/18F/identity-idp/pull/9499"),
+            "{text}"
+        );
+        assert!(text.contains("pr         #9499 was already open"), "{text}");
+        assert!(
+            stderr(&out).contains("ok: the promotion PR is already open: https://github.com/18F/identity-idp/pull/9499"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(w.slack_texts().is_empty(), "nothing new to announce");
+    }
+
+    #[test]
+    fn cut_rc_without_a_token_changes_nothing() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let out = w
+            .cmd()
+            .env_remove("GITHUB_TOKEN")
+            .args(["cut-rc", "--open-pr", "--yes"])
+            .output()
+            .unwrap();
+        assert_fails(
+            &out,
+            3,
+            "the GitHub token is missing: neither GITHUB_TOKEN nor GH_TOKEN is set",
+            "export GITHUB_TOKEN (or GH_TOKEN) with a classic token with the `repo` scope",
+        );
+        assert!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")).is_none());
+        assert!(w.gh.requests().is_empty());
+    }
+
+    #[test]
+    fn cut_rc_with_a_rejected_token_or_unknown_repo_changes_nothing() {
+        let w = World::new();
+        w.gh.route(
+            "GET",
+            &repo_path(""),
+            Response::json(401, json!({"message": "Bad credentials"})),
+        );
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "the GitHub token is missing or invalid (GitHub answered 401 to GET /repos/18F/identity-idp: Bad credentials)",
+            "GITHUB_TOKEN",
+        );
+        assert!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")).is_none());
+
+        let w = World::new();
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "repository 18F/identity-idp not found (or the token cannot see it)",
+            "GITHUB_REPOSITORY",
+        );
+        assert!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")).is_none());
+    }
+
+    #[test]
+    fn cut_rc_refuses_an_rc_number_already_released() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let out = w.run(&["cut-rc", "--open-pr", "--rc", "112", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "RC 112 is already released: https://github.com/18F/identity-idp/releases/tag/2026-11-13T180000",
+            "leave --rc out",
+        );
+        assert!(w.r.origin_ref(&format!("refs/heads/{BRANCH}")).is_none());
+    }
+
+    #[test]
+    fn cut_rc_pr_failure_after_the_push_is_partial_and_a_rerun_finishes() {
+        let w = World::new();
+        w.gh.repository()
+            .releases(&[vec![release(3, "RC 112", "t", false, false)]])
+            .label(true)
+            .open_prs_for(BRANCH, vec![])
+            .route(
+                "POST",
+                &repo_path("/pulls"),
+                Response::json(502, json!({"message": "Server Error"})),
+            )
+            .accepts_pr(Pr::promotion(9500, "113", BRANCH).labels(&[]).json());
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        assert_fails(
+            &out,
+            4,
+            &format!("pushed {BRANCH} to origin, but opening the promotion PR failed: GitHub answered 502 Bad Gateway to POST /repos/18F/identity-idp/pulls: Server Error"),
+            "run the same command again: the branch is in place, so it only opens the PR",
+        );
+        assert_eq!(
+            w.r.origin_ref(&format!("refs/heads/{BRANCH}")).as_deref(),
+            Some(w.staging_sha.as_str())
+        );
+        assert!(w.slack_texts().is_empty());
+        // The same command again: nothing to push, the PR is opened.
+        let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
+        ok(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("ok: origin/{BRANCH} is already at")),
+            "{err}"
+        );
+        assert!(err.contains("ok: opened the promotion PR"), "{err}");
+        assert_eq!(w.gh.bodies("POST", &repo_path("/pulls")).len(), 2);
+        assert_eq!(w.slack_texts().len(), 1);
+    }
+
+    #[test]
+    fn a_failed_slack_post_is_only_a_warning() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let hook = HttpServer::start();
+        hook.route("POST", HOOK_PATH, Response::text(404, "no_service"));
+        let out = w
+            .cmd()
+            .env(
+                "LOGIN_RELEASE_SLACK_WEBHOOK",
+                format!("{}{HOOK_PATH}", hook.url),
+            )
+            .args(["cut-rc", "--open-pr", "--yes"])
+            .output()
+            .unwrap();
+        ok(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains("warning: could not post the announcement to Slack: Slack answered 404 Not Found (no_service) (the step itself is done)"),
+            "{err}"
+        );
+        assert!(!err.contains("WebhookSecretXYZ") && !stdout(&out).contains("WebhookSecretXYZ"));
+        assert_eq!(hook.requests().len(), 1);
     }
 }
