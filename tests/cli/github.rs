@@ -1207,3 +1207,494 @@ mod e2e {
         assert_eq!(hook.requests().len(), 1);
     }
 }
+
+/// `tag-release --github-release` and `rollback --open-pr` against the fake GitHub.
+mod e2e_promoted {
+    use std::process::Output;
+
+    use serde_json::{json, Value};
+
+    use super::e2e::{World, OPERATOR};
+    use crate::cut_rc::assert_fails;
+    use crate::support::github::{release, repo_path, Pr};
+    use crate::support::gpg::Gpg;
+    use crate::support::http::Response;
+    use crate::support::{stderr, stdout};
+
+    /// The tag name `LOGIN_RELEASE_NOW` gives.
+    const TAG: &str = "2026-11-20T184808";
+    const MERGE_SUBJECT: &str = "Merge pull request #9500 from 18F/stages/rc-2026-11-20";
+    const PR_BODY: &str =
+        "## Bug Fixes\n- Copy: Fix a typo ([#103](https://github.com/18F/identity-idp/pull/103))\n";
+
+    /// A world whose origin/stages/prod tip is the promotion merge of #9500 (a normal merge).
+    struct Promoted {
+        w: World,
+        gpg: Gpg,
+        merge: String,
+        before: String,
+    }
+
+    impl Promoted {
+        fn new() -> Self {
+            let w = World::new();
+            let before = w.r.git(&["rev-parse", "origin/stages/prod"]);
+            w.r.git(&["push", "-q", "origin", "main:stages/rc-2026-11-20"]);
+            w.r.git(&["switch", "-q", "-c", "prod", "origin/stages/prod"]);
+            let mut r = w.r;
+            let merge = r.merge("origin/stages/rc-2026-11-20", MERGE_SUBJECT);
+            r.git(&["push", "-q", "origin", "prod:stages/prod"]);
+            r.git(&["switch", "-q", "main"]);
+            let w = World { r, ..w };
+            Promoted {
+                w,
+                gpg: Gpg::with_key(),
+                merge,
+                before,
+            }
+        }
+
+        fn promotion_pr(&self) -> Pr {
+            let mut pr = Pr::promotion(9500, "113", "stages/rc-2026-11-20")
+                .merged("2026-11-20T17:00:00Z", &self.merge);
+            pr.body = PR_BODY.to_string();
+            pr
+        }
+
+        /// GitHub: the merged promotion PR (found by listing), its merge commit with
+        /// `parents` parents, RC 112 released, and a release accepted.
+        fn github(&self, parents: usize) {
+            self.w
+                .gh
+                .repository()
+                .closed_prs(
+                    "stages/prod",
+                    &[vec![
+                        Pr::promotion(9400, "112", "stages/rc-2026-11-13")
+                            .merged("2026-11-13T17:00:00Z", &"b".repeat(40))
+                            .json(),
+                        self.promotion_pr().json(),
+                    ]],
+                )
+                .pull(self.promotion_pr().json())
+                .commit(&self.merge, parents)
+                .releases(&[vec![release(
+                    3,
+                    "RC 112",
+                    "2026-11-13T180000",
+                    false,
+                    false,
+                )]])
+                .accepts_release(7, "RC 113", TAG);
+        }
+
+        fn run(&self, args: &[&str]) -> Output {
+            let out = self
+                .w
+                .cmd()
+                .env("GNUPGHOME", self.gpg.path())
+                .args(args)
+                .output()
+                .unwrap();
+            self.w.assert_no_secrets(&out);
+            out
+        }
+    }
+
+    fn ok(out: &Output) {
+        assert!(
+            out.status.success(),
+            "exit {:?}\nstderr:\n{}\nstdout:\n{}",
+            out.status.code(),
+            stderr(out),
+            stdout(out)
+        );
+    }
+
+    #[test]
+    fn tag_release_publishes_the_release_of_the_latest_promotion() {
+        let p = Promoted::new();
+        p.github(2);
+        let out = p.run(&["tag-release", "--github-release", "--yes"]);
+        ok(&out);
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_some());
+        assert_eq!(
+            p.w.gh.request_lines(),
+            vec![
+                "GET /repos/18F/identity-idp".to_string(),
+                "GET /repos/18F/identity-idp/pulls?state=closed&base=stages%2Fprod&sort=updated&direction=desc&per_page=100".to_string(),
+                format!("GET /repos/18F/identity-idp/commits/{}", p.merge),
+                "GET /repos/18F/identity-idp/releases?per_page=100".to_string(),
+                "POST /repos/18F/identity-idp/releases".to_string(),
+            ]
+        );
+        assert_eq!(
+            p.w.gh.bodies("POST", &repo_path("/releases")),
+            vec![json!({
+                "tag_name": TAG,
+                "name": "RC 113",
+                "body": PR_BODY,
+                "draft": false,
+                "prerelease": false,
+                "make_latest": "true"
+            })]
+        );
+        p.w.gh.assert_token_only_in_authorization();
+        let url = format!("https://github.com/18F/identity-idp/releases/tag/{TAG}");
+        let text = stdout(&out);
+        assert!(text.contains("release title  RC 113"), "{text}");
+        assert!(
+            text.contains("release        RC 113 published from #9500 (https://github.com/18F/identity-idp/pull/9500)"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("release url    {url}")), "{text}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("ok: published the GitHub release RC 113 for {TAG} (notes from #9500, marked latest): {url}")),
+            "{err}"
+        );
+        assert_eq!(
+            p.w.slack_texts(),
+            vec![format!(
+                "identity-idp RC 113 released to prod by {OPERATOR}, tag {TAG}: {url}"
+            )]
+        );
+    }
+
+    #[test]
+    fn tag_release_json_and_dry_run() {
+        let p = Promoted::new();
+        p.github(2);
+        let out = p.run(&[
+            "tag-release",
+            "--github-release",
+            "--pr",
+            "9500",
+            "--dry-run",
+        ]);
+        ok(&out);
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("release 18F/identity-idp RC 113: publish for {TAG}, notes = the body of https://github.com/18F/identity-idp/pull/9500 (2 lines), marked latest")),
+            "{text}"
+        );
+        assert!(p.w.gh.requests().iter().all(|r| r.method == "GET"));
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_none());
+        assert!(p.w.hook.requests().is_empty());
+
+        let out = p.run(&[
+            "tag-release",
+            "--github-release",
+            "--pr",
+            "https://github.com/18F/identity-idp/pull/9500",
+            "--yes",
+            "--output",
+            "json",
+        ]);
+        ok(&out);
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(
+            doc["github_release"],
+            json!({
+                "status": "created",
+                "title": "RC 113",
+                "rc": "113",
+                "tag": TAG,
+                "url": format!("https://github.com/18F/identity-idp/releases/tag/{TAG}"),
+                "pr": 9500,
+                "pr_url": "https://github.com/18F/identity-idp/pull/9500",
+                "merge": "merge"
+            })
+        );
+        assert_eq!(doc["release_title"], "RC 113");
+    }
+
+    #[test]
+    fn tag_release_refuses_a_squash_merge_unless_yes() {
+        let p = Promoted::new();
+        p.github(1);
+        let out = p.run(&["tag-release", "--github-release"]);
+        assert_fails(
+            &out,
+            3,
+            &format!("https://github.com/18F/identity-idp/pull/9500 was squash-merged (its merge commit {} has one parent); the runbook requires a normal merge", p.merge),
+            "run again with --yes to release it anyway",
+        );
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_none());
+        assert!(p.w.gh.requests().iter().all(|r| r.method == "GET"));
+        let out = p.run(&["tag-release", "--github-release", "--yes"]);
+        ok(&out);
+        assert!(
+            stderr(&out).contains("was squash-merged")
+                && stderr(&out).contains("releasing it anyway (--yes)"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(p.w.gh.bodies("POST", &repo_path("/releases")).len(), 1);
+    }
+
+    #[test]
+    fn tag_release_refuses_an_existing_release_title() {
+        let p = Promoted::new();
+        p.w.gh.releases(&[vec![
+            release(4, "RC 113", "2026-11-19T120000", false, false),
+            release(3, "RC 112", "2026-11-13T180000", false, false),
+        ]]);
+        p.github(2);
+        let out = p.run(&["tag-release", "--github-release", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "a release titled `RC 113` already exists: https://github.com/18F/identity-idp/releases/tag/2026-11-19T120000",
+            "each RC is released once",
+        );
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_none());
+        assert!(p.w.gh.bodies("POST", &repo_path("/releases")).is_empty());
+    }
+
+    #[test]
+    fn tag_release_pr_misses_are_preflight_failures() {
+        let p = Promoted::new();
+        p.github(2);
+        p.w.gh
+            .pull(Pr::promotion(9501, "114", "stages/rc-2026-11-27").json())
+            .route(
+                "GET",
+                &repo_path("/pulls/9999"),
+                crate::support::github::not_found(),
+            );
+        let out = p.run(&["tag-release", "--github-release", "--pr", "9501", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "pull request #9501 is not merged (still open)",
+            "never squash",
+        );
+        let out = p.run(&["tag-release", "--github-release", "--pr", "#9999", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "pull request #9999 not found in 18F/identity-idp",
+            "--pr",
+        );
+        let out = p.run(&["tag-release", "--github-release", "--pr", "nine", "--yes"]);
+        assert_fails(
+            &out,
+            2,
+            "--pr: `nine` is not a pull request number or URL",
+            "9500",
+        );
+        let out = p.run(&["tag-release", "--github-release", "--rc", "112", "--yes"]);
+        assert_fails(
+            &out,
+            3,
+            "--rc 112 does not match the promotion PR https://github.com/18F/identity-idp/pull/9500 (\"Deploy RC 113 to Prod\")",
+            "drop --rc",
+        );
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_none());
+    }
+
+    #[test]
+    fn tag_release_release_failure_is_partial_and_a_rerun_publishes() {
+        let p = Promoted::new();
+        p.w.gh.route(
+            "POST",
+            &repo_path("/releases"),
+            Response::json(500, json!({"message": "Server Error"})),
+        );
+        p.github(2);
+        let out = p.run(&["tag-release", "--github-release", "--yes"]);
+        assert_fails(
+            &out,
+            4,
+            &format!("pushed {TAG} to origin, but publishing the GitHub release failed: GitHub answered 500 Internal Server Error to POST /repos/18F/identity-idp/releases: Server Error"),
+            "run `login-release tag-release --github-release --pr 9500` again: the tag is on origin, so it only publishes the release",
+        );
+        assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_some());
+        assert!(p.w.slack_texts().is_empty());
+        // A second later: the tag at production's tip is found, only the release is published.
+        let out =
+            p.w.cmd()
+                .env("GNUPGHOME", p.gpg.path())
+                .env("LOGIN_RELEASE_NOW", "2026-11-20T190000Z")
+                .args(["tag-release", "--github-release", "--yes"])
+                .output()
+                .unwrap();
+        p.w.assert_no_secrets(&out);
+        ok(&out);
+        let posts = p.w.gh.bodies("POST", &repo_path("/releases"));
+        assert_eq!(posts.len(), 2);
+        assert_eq!(posts[1]["tag_name"], TAG);
+        assert!(
+            stderr(&out).contains(&format!(
+                "is already tagged {TAG} on origin; its GitHub release is still to publish"
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(p.w.slack_texts().len(), 1);
+        assert_eq!(p.w.r.origin_git(&["tag", "-l"]), TAG, "no second tag");
+    }
+
+    #[test]
+    fn rollback_opens_the_revert_pr_named_after_the_rc() {
+        let p = Promoted::new();
+        p.w.gh
+            .repository()
+            .pull(p.promotion_pr().json())
+            .open_prs_for("revert-rc-113", vec![]);
+        let mut revert = Pr::promotion(9600, "113", "revert-rc-113").labels(&[]);
+        revert.title = "Revert RC 113".into();
+        p.w.gh.route(
+            "POST",
+            &repo_path("/pulls"),
+            crate::support::github::created(revert.json()),
+        );
+        let out = p.run(&[
+            "rollback",
+            "--open-pr",
+            "--reason",
+            "sign-in errors",
+            "--yes",
+        ]);
+        ok(&out);
+        let tip =
+            p.w.r
+                .origin_ref("refs/heads/revert-rc-113")
+                .expect("revert branch pushed");
+        assert_eq!(p.w.r.git(&["rev-parse", &format!("{tip}^")]), p.merge);
+        assert_eq!(
+            p.w.r.git(&["rev-parse", &format!("{tip}^{{tree}}")]),
+            p.w.r.git(&["rev-parse", &format!("{}^{{tree}}", p.before)])
+        );
+        assert_eq!(
+            p.w.gh.request_lines(),
+            vec![
+                "GET /repos/18F/identity-idp",
+                "GET /repos/18F/identity-idp/pulls/9500",
+                "GET /repos/18F/identity-idp/pulls?state=open&head=18F%3Arevert-rc-113&per_page=100",
+                "GET /repos/18F/identity-idp/pulls?state=open&head=18F%3Arevert-rc-113&per_page=100",
+                "POST /repos/18F/identity-idp/pulls",
+            ]
+        );
+        let body = format!(
+            "Reverts RC 113 on `stages/prod`: this undoes the promotion merge {} of #9500 (`git revert -m 1`, against its first parent).\n\n**Reason:** sign-in errors\n\nAfter this merges: recycle production again (the full production steps), then hold a retrospective.\n",
+            p.merge
+        );
+        assert_eq!(
+            p.w.gh.bodies("POST", &repo_path("/pulls")),
+            vec![json!({
+                "title": "Revert RC 113",
+                "head": "revert-rc-113",
+                "base": "stages/prod",
+                "body": body,
+                "maintainer_can_modify": true
+            })]
+        );
+        p.w.gh.assert_token_only_in_authorization();
+        let text = stdout(&out);
+        assert!(
+            text.contains("pr url    https://github.com/18F/identity-idp/pull/9600"),
+            "{text}"
+        );
+        assert!(text.contains("pr        #9600 opened"), "{text}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("ok: opened the revert PR \"Revert RC 113\": https://github.com/18F/identity-idp/pull/9600"),
+            "{err}"
+        );
+        assert!(
+            err.contains("reminder: after the revert merges, recycle production again (the full production steps), and schedule a retrospective for this rollback"),
+            "{err}"
+        );
+        assert_eq!(
+            p.w.slack_texts(),
+            vec![format!("prod: rollback of identity-idp RC 113 started by {OPERATOR}. Reason: sign-in errors. Revert PR: https://github.com/18F/identity-idp/pull/9600")]
+        );
+    }
+
+    #[test]
+    fn rollback_dry_run_and_existing_revert_pr() {
+        let p = Promoted::new();
+        let mut revert = Pr::promotion(9600, "113", "revert-rc-113").labels(&[]);
+        revert.title = "Revert RC 113".into();
+        p.w.gh
+            .repository()
+            .pull(p.promotion_pr().json())
+            .open_prs_for("revert-rc-113", vec![]);
+        let out = p.run(&["rollback", "--open-pr", "--dry-run"]);
+        ok(&out);
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("open PR 18F/identity-idp revert-rc-113 -> stages/prod: \"Revert RC 113\", body names the merge {} of #9500 and the reason", &p.merge[..9])),
+            "{text}"
+        );
+        assert!(p.w.r.origin_ref("refs/heads/revert-rc-113").is_none());
+        assert!(p.w.gh.requests().iter().all(|r| r.method == "GET"));
+
+        // Already open: reported, not duplicated.
+        let p = Promoted::new();
+        p.w.gh
+            .repository()
+            .pull(p.promotion_pr().json())
+            .open_prs_for("revert-rc-113", vec![revert.json()]);
+        let out = p.run(&["rollback", "--open-pr", "--yes", "--no-notify"]);
+        ok(&out);
+        assert!(p.w.gh.bodies("POST", &repo_path("/pulls")).is_empty());
+        assert!(
+            stderr(&out).contains(
+                "ok: the revert PR is already open: https://github.com/18F/identity-idp/pull/9600"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        assert!(p.w.slack_texts().is_empty());
+    }
+
+    #[test]
+    fn rollback_without_open_pr_only_announces() {
+        let p = Promoted::new();
+        let out = p.run(&["rollback", "--reason", "sign-in errors", "--yes"]);
+        ok(&out);
+        assert!(p
+            .w
+            .r
+            .origin_ref("refs/heads/revert-rc-2026-11-20")
+            .is_some());
+        assert!(p.w.gh.requests().is_empty(), "no GitHub without --open-pr");
+        assert!(stderr(&out).contains("reminder: after the revert merges"));
+        assert_eq!(
+            p.w.slack_texts(),
+            vec![format!(
+                "prod: rollback of identity-idp started by {OPERATOR}. Reason: sign-in errors"
+            )]
+        );
+    }
+
+    #[test]
+    fn rollback_pr_failure_after_the_push_is_partial() {
+        let p = Promoted::new();
+        p.w.gh
+            .repository()
+            .pull(p.promotion_pr().json())
+            .open_prs_for("revert-rc-113", vec![])
+            .route(
+                "POST",
+                &repo_path("/pulls"),
+                Response::json(
+                    403,
+                    json!({"message": "Resource not accessible by integration"}),
+                )
+                .header("x-accepted-github-permissions", "pull_requests=write"),
+            );
+        let out = p.run(&["rollback", "--open-pr", "--yes"]);
+        assert_fails(
+            &out,
+            4,
+            "pushed revert-rc-113 to origin, but opening the revert PR failed: the GitHub token is not allowed to POST /repos/18F/identity-idp/pulls on 18F/identity-idp (403: Resource not accessible by integration)",
+            "pull_requests=write",
+        );
+        assert!(p.w.r.origin_ref("refs/heads/revert-rc-113").is_some());
+        assert!(p.w.slack_texts().is_empty());
+    }
+}
