@@ -820,6 +820,25 @@ mod e2e {
     pub(crate) const BRANCH: &str = "stages/rc-2026-11-20";
     pub(crate) const OPERATOR: &str = "Jane Operator";
 
+    /// With `SHOW_OUTPUT` set, prints a run's output without the `-vv` diagnostics (how the
+    /// README's examples were taken).
+    pub(crate) fn show(out: &Output) {
+        if std::env::var_os("SHOW_OUTPUT").is_some() {
+            let plain = |t: String| {
+                t.lines()
+                    .filter(|l| !l.contains(" TRACE ") && !l.contains(" DEBUG "))
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+            };
+            eprintln!(
+                "--- exit {:?}\n{}{}",
+                out.status.code(),
+                plain(stderr(out)),
+                plain(stdout(out))
+            );
+        }
+    }
+
     /// A repository with a bare origin, the fake GitHub, staging, and a Slack receiver.
     pub(crate) struct World {
         pub r: Repos,
@@ -884,9 +903,7 @@ mod e2e {
 
         pub fn run(&self, args: &[&str]) -> Output {
             let out = self.cmd().args(args).output().unwrap();
-            if std::env::var_os("SHOW_OUTPUT").is_some() {
-                eprintln!("--- stdout\n{}--- stderr\n{}", stdout(&out), stderr(&out));
-            }
+            show(&out);
             self.assert_no_secrets(&out);
             out
         }
@@ -1296,6 +1313,7 @@ mod e2e_promoted {
                 .args(args)
                 .output()
                 .unwrap();
+            super::e2e::show(&out);
             self.w.assert_no_secrets(&out);
             out
         }
