@@ -30,7 +30,7 @@ run() {
 run bench-changelog.sh
 
 # --- Other benchmarks: append one `run <script>` line each, below this one. -----------------
-# run bench-ls-servers.sh
+run bench-ls-servers.sh
 
 echo
 if [ "$failed" -gt 0 ]; then

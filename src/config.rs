@@ -80,6 +80,7 @@ const KEYS: &[KeyDef] = &[
     s("naming.vpc_name", &["login-vpc-{env}"], "VPC Name tag of an environment"),
     s("naming.ssm_document", &["{env}-ssm-cmd-{name}"], "SSM command document"),
     s("naming.cloud_init_log_group", &["{env}_/var/log/cloud-init-output.log"], "CloudWatch log group of cloud-init output (stream = instance id)"),
+    s("naming.ssm_output_log_group", &["aws-ssm-sessions-{env}"], "CloudWatch log group SSM commands send their output to"),
     l("naming.skip_tags", &["utility", "stateful"], "group tag keys that leave a group out of ALL"),
     l("recycle.migration_roles", &["idp", "worker", "migration", "analytics"], "roles whose recycle runs a migration instance first"),
     s("recycle.spinup_delay", &["5m"], "head start the migration instance gets before the scale-out"),
@@ -108,6 +109,7 @@ const ENV_NOT_SETTINGS: &[&str] = &[
     "LOGIN_RELEASE_CONFIG",
     "LOGIN_RELEASE_LOG",
     "LOGIN_RELEASE_NOW",
+    "LOGIN_RELEASE_MOTO_PYTHON",
 ];
 
 /// The typed settings commands read.
@@ -134,6 +136,7 @@ pub struct Naming {
     pub vpc_name: String,
     pub ssm_document: String,
     pub cloud_init_log_group: String,
+    pub ssm_output_log_group: String,
     pub skip_tags: Vec<String>,
 }
 
@@ -226,6 +229,10 @@ impl Settings {
 
     pub fn cloud_init_log_group(&self, env: &str) -> String {
         Self::expand(&self.naming.cloud_init_log_group, &[("env", env)])
+    }
+
+    pub fn ssm_output_log_group(&self, env: &str) -> String {
+        Self::expand(&self.naming.ssm_output_log_group, &[("env", env)])
     }
 
     pub fn is_production(&self, env: &str) -> bool {

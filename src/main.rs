@@ -22,7 +22,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let ctx = Context::new(cli.global)?;
+        // `biased`: the command is polled first, so a command that handles Ctrl-C itself
+        // (tail-logs --follow exits 0, the watches say where things stand) wins over the generic
+        // "interrupted" below, which both see.
         tokio::select! {
+            biased;
             r = login_release::commands::run(&ctx, cli.command) => r,
             _ = tokio::signal::ctrl_c() => Err(login_release::error::AppError::new(
                 login_release::error::Kind::Interrupted,

@@ -233,7 +233,10 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>, with_header: bool) -> Stri
     for row in rows {
         t.add_row(row);
     }
-    // comfy-table pads every cell by one space either side; trim the line ends people never see.
+    // Two spaces between columns, none before the first: tables line up with the text around them.
+    for column in t.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
     t.lines()
         .map(|l| l.trim_end().to_string())
         .collect::<Vec<_>>()

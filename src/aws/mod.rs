@@ -1,6 +1,9 @@
 //! AWS: clients built from the default credential chain, the fleet model, and adapters.
 
+pub mod capacity;
 pub mod fleet;
+pub mod inventory;
+pub mod listing;
 
 use anyhow::Result;
 use aws_config::BehaviorVersion;
@@ -29,16 +32,20 @@ impl Aws {
             AppError::new(Kind::Preflight, "no AWS region is configured")
                 .with_hint("set AWS_REGION (login.gov uses us-west-2), or run under `aws-vault exec <profile> --`")
         })?;
-        Ok(Aws {
-            autoscaling: aws_sdk_autoscaling::Client::new(&conf),
-            ec2: aws_sdk_ec2::Client::new(&conf),
-            ssm: aws_sdk_ssm::Client::new(&conf),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
+        Ok(Self::from_conf(&conf, region))
+    }
+
+    fn from_conf(conf: &aws_config::SdkConfig, region: String) -> Self {
+        Aws {
+            autoscaling: aws_sdk_autoscaling::Client::new(conf),
+            ec2: aws_sdk_ec2::Client::new(conf),
+            ssm: aws_sdk_ssm::Client::new(conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
             region,
             account: OnceCell::new(),
-        })
+        }
     }
 
     /// Clients for a given endpoint with dummy credentials: the local emulator (tests, sandbox).
@@ -56,16 +63,7 @@ impl Aws {
             .credentials_provider(creds)
             .load()
             .await;
-        Ok(Aws {
-            autoscaling: aws_sdk_autoscaling::Client::new(&conf),
-            ec2: aws_sdk_ec2::Client::new(&conf),
-            ssm: aws_sdk_ssm::Client::new(&conf),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
-            region: region.to_string(),
-            account: OnceCell::new(),
-        })
+        Ok(Self::from_conf(&conf, region.to_string()))
     }
 
     /// The account id, looked up once (every plan shows it).

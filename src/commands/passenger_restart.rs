@@ -1,12 +1,68 @@
-//! `passenger-restart`: Restart passenger on a role's instances (unsafe in production).
+//! `passenger-restart`: restart passenger on a role's instances (unsafe in production).
 
 use anyhow::Result;
 
+use crate::commands::ssm_command::{self, SendOptions};
 use crate::context::Context;
+use crate::error;
+use crate::types::Env;
 
+/// The runbook's banner (2022-03-15), printed in every production plan.
+pub const PROD_WARNING: &str = "passenger-restart is NOT safe for production: it restarts passenger on each instance in place and drops the requests in flight instead of rotating instances; use it only in an emergency";
+
+const AFTER_HELP: &str = "\
+Examples:
+  login-release passenger-restart staging idp
+  login-release passenger-restart prod idp --allow-prod     # emergencies only
+
+Exit status: as ssm-command; 3 also when ENV is a production environment and --allow-prod is missing.";
+
+/// `ssm-command ENV ROLE passenger-restart`: runs `ENV-ssm-cmd-passenger-restart` on the running
+/// instances of `ENV-ROLE`. Production environments are refused unless --allow-prod is given.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// The environment (prod, staging, int, dev, or a personal one).
+    #[arg(value_name = "ENV")]
+    pub env: Env,
 
-pub async fn run(_ctx: &Context, _args: Args) -> Result<()> {
-    anyhow::bail!("`passenger-restart` is not implemented yet")
+    /// The role whose instances restart passenger (idp, worker, ...).
+    #[arg(value_name = "ROLE")]
+    pub role: String,
+
+    /// Allow a production environment: it drops live requests (emergencies only).
+    #[arg(long)]
+    pub allow_prod: bool,
+
+    #[command(flatten)]
+    pub opts: SendOptions,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    let env = args.env.as_str();
+    let production = ctx.settings().is_production(env);
+    if production && !args.allow_prod {
+        return Err(error::preflight(
+            format!("refusing to restart passenger in {env}: it drops live requests instead of rotating instances"),
+            format!(
+                "recycle instead (`login-release asg-recycle {env} {}`); in an emergency, re-run with --allow-prod",
+                args.role
+            ),
+        ));
+    }
+    let notes: Vec<String> = if production {
+        vec![format!("WARNING: {PROD_WARNING}")]
+    } else {
+        Vec::new()
+    };
+    ssm_command::execute(
+        ctx,
+        "passenger-restart",
+        env,
+        &args.role,
+        "passenger-restart",
+        &args.opts,
+        &notes,
+    )
+    .await
 }

@@ -35,6 +35,8 @@ pub fn find_python(project_dir: Option<&Path>) -> Result<PathBuf> {
 pub struct Emulator {
     pub url: String,
     pub port: u16,
+    /// The server's process id (the sandbox records it to stop the server later).
+    pub pid: u32,
     child: Option<Child>,
 }
 
@@ -46,12 +48,22 @@ impl Emulator {
 
     /// Starts an emulator that outlives this process (for `sandbox up`).
     pub fn start_detached(python: &Path) -> Result<Self> {
-        let mut e = Self::spawn(python, true)?;
+        Self::start_detached_logging(python, None)
+    }
+
+    /// Like [`Emulator::start_detached`], in its own process group (a Ctrl-C in the shell that
+    /// started it does not stop it), with the server's request log written to `log`.
+    pub fn start_detached_logging(python: &Path, log: Option<&Path>) -> Result<Self> {
+        let mut e = Self::spawn_with(python, true, log)?;
         e.child = None;
         Ok(e)
     }
 
     fn spawn(python: &Path, detach: bool) -> Result<Self> {
+        Self::spawn_with(python, detach, None)
+    }
+
+    fn spawn_with(python: &Path, detach: bool, log: Option<&Path>) -> Result<Self> {
         let mut last_err = None;
         // A freed port can be taken before moto binds it; try a few.
         for _ in 0..3 {
@@ -64,16 +76,28 @@ impl Emulator {
             let mut cmd = Command::new(python);
             cmd.arg(&script).arg(port.to_string());
             if detach {
-                cmd.arg("--detach").stdin(Stdio::null());
+                use std::os::unix::process::CommandExt as _;
+                cmd.arg("--detach").stdin(Stdio::null()).process_group(0);
             } else {
                 cmd.stdin(Stdio::piped());
             }
-            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+            cmd.stdout(Stdio::null());
+            match log {
+                // A detached server must not write into a pipe nobody reads once we exit.
+                Some(path) => {
+                    let f = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    cmd.stderr(f);
+                }
+                None => {
+                    cmd.stderr(Stdio::piped());
+                }
+            }
             let mut child = cmd.spawn().map_err(|e| {
                 AppError::new(Kind::Preflight, format!("cannot run {}: {e}", python.display()))
                     .with_hint("run `make test-deps`, or set LOGIN_RELEASE_MOTO_PYTHON to a Python with moto[server]==5.2.5")
             })?;
-            match wait_ready(port, &mut child, Duration::from_secs(30)) {
+            match wait_ready(port, &mut child, Duration::from_secs(30), log) {
                 Ok(()) => {
                     if detach {
                         // Its stderr pipe would close when we exit; nothing reads it.
@@ -82,6 +106,7 @@ impl Emulator {
                     return Ok(Emulator {
                         url: format!("http://127.0.0.1:{port}"),
                         port,
+                        pid: child.id(),
                         child: Some(child),
                     });
                 }
@@ -115,7 +140,7 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn wait_ready(port: u16, child: &mut Child, limit: Duration) -> Result<()> {
+fn wait_ready(port: u16, child: &mut Child, limit: Duration, log: Option<&Path>) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if let Some(status) = child.try_wait()? {
@@ -123,6 +148,8 @@ fn wait_ready(port: u16, child: &mut Child, limit: Duration) -> Result<()> {
             if let Some(mut e) = child.stderr.take() {
                 use std::io::Read as _;
                 let _ = e.read_to_string(&mut err);
+            } else if let Some(path) = log {
+                err = std::fs::read_to_string(path).unwrap_or_default();
             }
             let last = err
                 .lines()

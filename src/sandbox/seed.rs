@@ -85,6 +85,19 @@ impl FleetSpec {
     }
 }
 
+impl FleetSpec {
+    /// Same-sized protected groups, one per role (the ls-servers benchmark: 5 roles x 100).
+    pub fn uniform(env: &str, roles: &[&str], size: i32, gitsha: &str) -> Self {
+        FleetSpec {
+            env: env.to_string(),
+            groups: roles
+                .iter()
+                .map(|r| GroupSpec::new(r, size, size.max(1) * 2).gitsha(gitsha))
+                .collect(),
+        }
+    }
+}
+
 /// What was created, for tests and the sandbox's summary.
 #[derive(Debug, Clone, Default)]
 pub struct Seeded {
@@ -122,7 +135,8 @@ pub async fn seed(aws: &Aws, settings: &Settings, spec: &FleetSpec) -> Result<Se
             .ec2
             .create_subnet()
             .vpc_id(&vpc_id)
-            .cidr_block(format!("10.42.{i}.0/24"))
+            // /20: room for the benchmark's hundreds of instances per subnet.
+            .cidr_block(format!("10.42.{}.0/20", i * 16))
             .availability_zone(format!("{}{az}", aws.region))
             .send()
             .await

@@ -4,6 +4,7 @@ use login_release::aws::fleet::RECYCLE_ONCE;
 use login_release::sandbox::seed::FleetSpec;
 
 use crate::support::moto::Moto;
+use crate::support::{stderr, stdout};
 
 #[test]
 fn seeded_prod_fleet_has_the_runbook_shape() {
@@ -73,4 +74,229 @@ fn scheduled_actions_are_kept_per_group() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].group, "prod-idp");
     assert_eq!(left[0].desired, Some(4));
+}
+
+/// The Python with moto, passed explicitly: `cmd()` clears every LOGIN_RELEASE_* variable.
+fn moto_python() -> std::path::PathBuf {
+    login_release::sandbox::emulator::find_python(Some(std::path::Path::new(env!(
+        "CARGO_MANIFEST_DIR"
+    ))))
+    .unwrap_or_else(|e| panic!("{e:#}: run `make test-deps`"))
+}
+
+fn sandbox(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    crate::support::cmd(home)
+        .env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+        .arg("sandbox")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct DownOnDrop(std::path::PathBuf, std::path::PathBuf);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        if self.1.exists() {
+            let _ = sandbox(&self.0, &["down", "--dir", self.1.to_str().unwrap()]);
+        }
+    }
+}
+
+#[test]
+fn sandbox_up_env_scale_out_down() {
+    use login_release::aws::fleet::DELAYED_SCALE_OUT;
+    use login_release::sandbox::world::{http_get, is_ours, State};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let dir = tmp.path().join("sb");
+    let d = dir.to_str().unwrap();
+
+    let out = sandbox(&home, &["up", "--dir", d]);
+    // A failed assertion below must not leave the detached servers running.
+    let _down = DownOnDrop(home.clone(), dir.clone());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("prod-idp, prod-worker, prod-migration, prod-pivcac"));
+    let state = State::load(&dir).unwrap().expect("state.json written");
+    assert!(is_ours(state.emulator.pid, &state.emulator.marker));
+    assert!(is_ours(state.http.pid, &state.http.marker));
+
+    // Up twice: refused, and the first one keeps running.
+    let again = sandbox(&home, &["up", "--dir", d]);
+    assert_eq!(again.status.code(), Some(3));
+    assert!(stderr(&again).contains(&format!(
+        "error: the sandbox is already up in {d}\nhelp: use it (`eval \"$(login-release sandbox env --dir {d})\"`), or run `login-release sandbox down --dir {d}` first"
+    )), "{}", stderr(&again));
+    assert!(is_ours(state.emulator.pid, &state.emulator.marker));
+
+    // env: export lines, usable by every command.
+    let out = sandbox(&home, &["env", "--dir", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let exports: Vec<(String, String)> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let var = |k: &str| {
+        exports
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k} exported"))
+    };
+    assert_eq!(var("AWS_ENDPOINT_URL"), state.emulator.url);
+    assert_eq!(var("AWS_REGION"), "us-west-2");
+    assert_eq!(var("AWS_ACCESS_KEY_ID"), "testing");
+    assert_eq!(var("AWS_EC2_METADATA_DISABLED"), "true");
+    assert_eq!(var("GNUPGHOME"), dir.join("gnupg").display().to_string());
+    assert!(stdout(&out).contains(&format!("cd {}", dir.join("repo").display())));
+    let run = |args: &[&str]| {
+        let mut c = crate::support::cmd(&home);
+        for (k, v) in &exports {
+            c.env(k, v);
+        }
+        c.args(args).output().unwrap()
+    };
+    let ls = run(&["ls-servers", "-e", "prod", "-o", "ids"]);
+    assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+    assert_eq!(stdout(&ls).trim().split(',').count(), 8);
+
+    // Staging's deploy.json names main's tip; stages/prod is behind it; both are on origin.
+    let repo = dir.join("repo");
+    let main = git_out(&repo, &["rev-parse", "main"]);
+    let port = state.http.port;
+    let (code, body) = http_get(port, "/api/deploy.json").unwrap();
+    assert_eq!(code, 200);
+    let deploy: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(deploy["git_sha"], main.as_str());
+    assert_eq!(var("LOGIN_RELEASE_STAGING_IDP"), state.deploy_json_url);
+    let origin = dir.join("origin.git");
+    assert_eq!(git_out(&origin, &["rev-parse", "main"]), main);
+    assert_eq!(
+        git_out(&origin, &["rev-parse", "stages/prod"]),
+        git_out(&repo, &["rev-parse", "main~5"])
+    );
+    let log = git_out(&repo, &["log", "--format=%B", "origin/stages/prod..main"]);
+    assert!(
+        log.contains("changelog: User-Facing Improvements, Translations,"),
+        "{log}"
+    );
+    assert!(log.contains("(#9109)"));
+    let settings = std::fs::read_to_string(repo.join(".login-release.toml")).unwrap();
+    assert!(settings.contains("web_url = \"https://github.com/18F/identity-idp\""));
+    // The signing key exists in the sandbox's GnuPG home and git is told to use it.
+    let key = git_out(&repo, &["config", "user.signingkey"]);
+    assert_eq!(key, state.signing_key);
+    let listed = std::process::Command::new("gpg")
+        .env("GNUPGHOME", dir.join("gnupg"))
+        .args(["--batch", "--list-secret-keys", &key])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("Sandbox Release <sandbox@example.gov>"));
+
+    // scale-out: carries out the pending action, deletes it, and the group grows.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = rt
+        .block_on(login_release::aws::Aws::for_endpoint(
+            &state.emulator.url,
+            "us-west-2",
+        ))
+        .unwrap();
+    let none = run(&["sandbox", "scale-out", "prod", "idp", "--yes"]);
+    assert_eq!(none.status.code(), Some(3), "{}", stderr(&none));
+    assert!(stderr(&none).contains(
+        "error: prod-idp has no pending DelayedScaleOutOnce.asg-recycle action to carry out"
+    ));
+    rt.block_on(
+        aws.autoscaling
+            .put_scheduled_update_group_action()
+            .auto_scaling_group_name("prod-idp")
+            .scheduled_action_name(DELAYED_SCALE_OUT)
+            .start_time(aws_smithy_types::DateTime::from_secs(4_000_000_000))
+            .desired_capacity(8)
+            .send(),
+    )
+    .unwrap();
+    let grown = run(&["sandbox", "scale-out", "prod", "idp", "--yes"]);
+    assert_eq!(grown.status.code(), Some(0), "{}", stderr(&grown));
+    assert!(stdout(&grown).contains("1. UpdateAutoScalingGroup prod-idp: desired 4 -> 8 (what DelayedScaleOutOnce.asg-recycle would do at"));
+    assert!(stdout(&grown).contains("prod-idp: desired 8, 8 instances"));
+    let g = rt
+        .block_on(aws.describe_groups(&["prod-idp".to_string()]))
+        .unwrap();
+    assert_eq!(g[0].desired, 8);
+    assert_eq!(g[0].instances.len(), 8);
+    let left = rt
+        .block_on(aws.scheduled_actions(Some("prod-idp")))
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+
+    // status, then down: processes gone, directory gone; down again is a no-op.
+    let st = sandbox(&home, &["status", "--dir", d]);
+    assert_eq!(st.status.code(), Some(0), "{}", stderr(&st));
+    let out = sandbox(&home, &["down", "--dir", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("ok: the sandbox in {d} is down")));
+    assert!(!dir.exists());
+    assert!(!is_ours(state.emulator.pid, &state.emulator.marker));
+    assert!(!is_ours(state.http.pid, &state.http.marker));
+    let out = sandbox(&home, &["down", "--dir", d]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("nothing to do"));
+    let st = sandbox(&home, &["status", "--dir", d]);
+    assert_eq!(st.status.code(), Some(3));
+    assert!(stderr(&st).contains(&format!("error: no sandbox is up in {d}")));
+}
+
+#[test]
+fn sandbox_commands_refuse_real_endpoints() {
+    let home = tempfile::tempdir().unwrap();
+    for endpoint in [None, Some("https://autoscaling.us-west-2.amazonaws.com")] {
+        let mut c = crate::support::cmd(home.path());
+        if let Some(e) = endpoint {
+            c.env("AWS_ENDPOINT_URL", e);
+        }
+        let out = c
+            .args(["sandbox", "scale-out", "prod", "idp", "8", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            stderr(&out).contains("error: `sandbox scale-out` only acts on the sandbox's emulator"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(
+            "help: point the shell at the sandbox first: eval \"$(login-release sandbox env)\""
+        ));
+    }
+}
+
+#[test]
+fn sandbox_up_refuses_a_directory_that_is_not_a_sandbox() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("precious.txt"), "keep me").unwrap();
+    let out = sandbox(tmp.path(), &["up", "--dir", tmp.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("exists and is not a sandbox"));
+    assert!(tmp.path().join("precious.txt").exists());
 }
