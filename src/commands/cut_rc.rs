@@ -13,6 +13,7 @@ use crate::error::{preflight, usage, Findings};
 use crate::git::push::{publish_branch, LocalBranch};
 use crate::git::remote::Remote;
 use crate::git::repo::Repo;
+use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
 use crate::release::{deploy_json, links, rc};
@@ -62,10 +63,17 @@ pub struct Args {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: Option<String>,
 
-    /// The RC number for the promotion PR title (112, or 112.1 for a patch). Without it the
-    /// number is decided when the PR is opened.
+    /// The RC number for the promotion PR title (112, or 112.1 for a patch). Without it,
+    /// --open-pr takes the next number after the highest published `RC N` release on GitHub
+    /// (the next patch number with --patch).
     #[arg(long, value_name = "N")]
     pub rc: Option<RcNumber>,
+
+    /// After pushing, open the promotion PR on GitHub: the RC branch into stages/prod, titled
+    /// `Deploy RC N to Prod`, labelled `status - promotion`, the changelog as its body. An open
+    /// PR for the branch is reported, not duplicated. Needs GITHUB_TOKEN (or GH_TOKEN).
+    #[arg(long)]
+    pub open_pr: bool,
 
     /// Patch release: a new stages/rc-<date>-patch<K> from origin/stages/prod with the
     /// --cherry-pick commits applied in order.
@@ -125,7 +133,82 @@ struct Doc {
     changelog_written: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     local_branch: Option<LocalBranch>,
+    /// The promotion PR (with --open-pr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pr: Option<PrDoc>,
     plan: Plan,
+}
+
+/// The promotion PR in the JSON document.
+#[derive(Serialize)]
+struct PrDoc {
+    /// `planned` (dry run), `created` or `already_open`.
+    status: &'static str,
+    rc: String,
+    /// Where the number came from: `--rc` or the release it follows.
+    rc_from: String,
+    title: String,
+    number: Option<u64>,
+    url: Option<String>,
+    base: String,
+    head: String,
+    label: String,
+}
+
+/// What --open-pr found before anything changed.
+struct GithubPlan {
+    client: Client,
+    rc: flows::RcChoice,
+    existing: Option<PullRequest>,
+}
+
+/// The GitHub preflight of --open-pr: the token, the repository, the RC number, an open PR.
+async fn github_preflight(
+    ctx: &Context,
+    explicit: Option<RcNumber>,
+    patch: bool,
+    branch: &str,
+) -> Result<GithubPlan> {
+    let s = ctx.settings();
+    let client = github::connect(ctx)?;
+    client.check_repo().await?;
+    let rc = flows::decide_rc(&client, s, explicit, patch).await?;
+    if explicit.is_some() {
+        let title = s.release_title(&rc.rc.to_string());
+        if let Some(r) = rules::release_titled(&client.releases().await?, &title) {
+            return Err(preflight(
+                format!("RC {} is already released: {}", rc.rc, r.html_url),
+                "pass the next number with --rc, or leave --rc out to take it from GitHub",
+            ));
+        }
+    }
+    let existing = client.open_pr_for_head(branch).await?;
+    Ok(GithubPlan {
+        client,
+        rc,
+        existing,
+    })
+}
+
+fn pr_doc(
+    s: &crate::config::Settings,
+    g: &GithubPlan,
+    branch: &str,
+    pr: Option<&PullRequest>,
+    status: &'static str,
+) -> PrDoc {
+    let rc = g.rc.rc.to_string();
+    PrDoc {
+        status,
+        title: pr.map_or_else(|| s.pr_title(&rc), |p| p.title.clone()),
+        rc,
+        rc_from: g.rc.from.clone(),
+        number: pr.map(|p| p.number),
+        url: pr.map(|p| p.html_url.clone()),
+        base: s.git.prod_branch.clone(),
+        head: branch.to_string(),
+        label: s.release.pr_label.clone(),
+    }
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
@@ -195,7 +278,16 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             ));
         }
     }
-    let rc_text = args.rc.map(|n| n.to_string());
+    let gh = if args.open_pr {
+        Some(github_preflight(ctx, args.rc, mode == Mode::Patch, &p.branch).await?)
+    } else {
+        None
+    };
+    let rc_text = gh
+        .as_ref()
+        .map(|g| g.rc.rc)
+        .or(args.rc)
+        .map(|n| n.to_string());
     let pr_title = rc_text.as_deref().map(|n| s.pr_title(n));
     let github = links::github_repo(&s.github.repository, &remote.url);
     let pr_url = github
@@ -257,6 +349,32 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             if commits == 1 { "" } else { "s" }
         ),
     ));
+    if let (Some(g), Some(title)) = (&gh, &pr_title) {
+        match &g.existing {
+            Some(pr) => plan.note(format!(
+                "the promotion PR for {} is already open: {} (reported, not duplicated)",
+                p.branch, pr.html_url
+            )),
+            None => plan.push(
+                Step::new(
+                    "open PR",
+                    format!("{} {} -> {}", g.client.repo, p.branch, s.git.prod_branch),
+                    format!(
+                        "\"{title}\" (RC {} {}), label `{}` (created if missing), body: the changelog",
+                        g.rc.rc, g.rc.from, s.release.pr_label
+                    ),
+                )
+                .params(json!({
+                    "repository": g.client.repo.to_string(),
+                    "title": title,
+                    "head": p.branch,
+                    "base": s.git.prod_branch,
+                    "label": s.release.pr_label,
+                    "rc": g.rc.rc,
+                })),
+            ),
+        }
+    }
     for n in &p.notes {
         plan.note(n.clone());
     }
@@ -276,10 +394,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         changelog_file: changelog_file.display().to_string(),
         changelog_written: false,
         local_branch: None,
+        pr: gh.as_ref().map(|g| match &g.existing {
+            Some(pr) => pr_doc(s, g, &p.branch, Some(pr), "already_open"),
+            None => pr_doc(s, g, &p.branch, None, "planned"),
+        }),
         plan: plan.clone(),
     };
+    if let Some(pr) = gh.as_ref().and_then(|g| g.existing.as_ref()) {
+        doc.pr_url = Some(pr.html_url.clone());
+    }
+    let pr_to_open = gh.as_ref().is_some_and(|g| g.existing.is_none());
 
-    if p.already_done {
+    if p.already_done && !pr_to_open {
         ctx.out.plan(&plan);
         ctx.out.success(match mode {
             Mode::TrueUp => format!(
@@ -298,7 +424,19 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             write_changelog(ctx, &repo, prod, p.target, &changelog_file)?;
             doc.changelog_written = true;
         }
+        if let Some(pr) = gh.as_ref().and_then(|g| g.existing.as_ref()) {
+            ctx.out
+                .success(format!("the promotion PR is already open: {}", pr.html_url));
+        }
         return finish(ctx, &doc);
+    }
+    if p.already_done {
+        ctx.out.success(format!(
+            "{}/{} is already at {}: nothing to push; the promotion PR is still to open",
+            remote.name,
+            p.branch,
+            short(p.target)
+        ));
     }
 
     match ctx.confirm(&plan)? {
@@ -313,19 +451,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Go::Apply => {}
     }
 
-    let local = publish_branch(&remote, &p.branch, p.target, &s.git.rc_branch_prefix)?;
-    ctx.out.success(format!(
-        "pushed {} to {} at {} (verified on {})",
-        p.branch, remote.name, p.target, remote.name
-    ));
-    if let LocalBranch::LeftBehind { reason } = &local {
-        ctx.out.warn(format!(
-            "local branch {} left as it was: {reason}",
-            p.branch
+    if !p.already_done {
+        let local = publish_branch(&remote, &p.branch, p.target, &s.git.rc_branch_prefix)?;
+        ctx.out.success(format!(
+            "pushed {} to {} at {} (verified on {})",
+            p.branch, remote.name, p.target, remote.name
         ));
+        if let LocalBranch::LeftBehind { reason } = &local {
+            ctx.out.warn(format!(
+                "local branch {} left as it was: {reason}",
+                p.branch
+            ));
+        }
+        doc.local_branch = Some(local);
     }
-    doc.local_branch = Some(local);
-    write_changelog(ctx, &repo, prod, p.target, &changelog_file).map_err(|e| {
+    let body = write_changelog(ctx, &repo, prod, p.target, &changelog_file).map_err(|e| {
         crate::error::partial(
             format!(
                 "pushed {}, but writing the changelog file failed: {e:#}",
@@ -338,7 +478,72 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         )
     })?;
     doc.changelog_written = true;
+    if let Some(g) = &gh {
+        let rc = g.rc.rc;
+        let (pr, outcome) = match flows::open_promotion_pr(&g.client, s, rc, &p.branch, &body).await
+        {
+            Ok(done) => done,
+            Err(e) if p.already_done => return Err(e),
+            Err(e) => return Err(after_push(e, &p.branch, &remote.name)),
+        };
+        match outcome {
+            PrOutcome::Created => ctx.out.success(format!(
+                "opened the promotion PR \"{}\": {}",
+                pr.title, pr.html_url
+            )),
+            PrOutcome::AlreadyOpen => ctx
+                .out
+                .success(format!("the promotion PR is already open: {}", pr.html_url)),
+        }
+        doc.pr_url = Some(pr.html_url.clone());
+        doc.pr_title = Some(pr.title.clone());
+        doc.pr = Some(pr_doc(
+            s,
+            g,
+            &p.branch,
+            Some(&pr),
+            match outcome {
+                PrOutcome::Created => "created",
+                PrOutcome::AlreadyOpen => "already_open",
+            },
+        ));
+        if outcome == PrOutcome::Created {
+            crate::slack::announce(
+                ctx,
+                crate::slack::Event::PrOpened {
+                    app: args.app.name().to_string(),
+                    env: s
+                        .production
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "prod".to_string()),
+                    rc,
+                    url: pr.html_url.clone(),
+                },
+            )
+            .await;
+        }
+    }
     finish(ctx, &doc)
+}
+
+/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
+fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
+    let r = crate::error::report(&e);
+    if r.code == crate::error::Kind::Partial.exit_code() {
+        return e;
+    }
+    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+    crate::error::partial(
+        format!(
+            "pushed {branch} to {remote}, but opening the promotion PR failed: {}",
+            r.message
+        ),
+        format!(
+            "{hint}run the same command again: the branch is in place, so it only opens the PR \
+             (or finds it)"
+        ),
+    )
 }
 
 fn prepare_cut(
@@ -651,7 +856,7 @@ fn write_changelog(
     base: Oid,
     tip: Oid,
     path: &std::path::Path,
-) -> Result<()> {
+) -> Result<String> {
     let log = crate::changelog::generate_between(&repo.git, base, tip, ctx.settings())?;
     for bad in &log.invalid {
         ctx.out.warn(format!("changelog: {}", bad.describe()));
@@ -659,7 +864,9 @@ fn write_changelog(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, log.markdown()).with_context(|| format!("writing {}", path.display()))
+    let body = log.markdown();
+    std::fs::write(path, &body).with_context(|| format!("writing {}", path.display()))?;
+    Ok(body)
 }
 
 fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
@@ -681,6 +888,14 @@ fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
     ];
     if let Some(url) = &doc.pr_url {
         rows.push(("pr url", url.clone()));
+    }
+    if let Some(pr) = &doc.pr {
+        let what = match (pr.status, pr.number) {
+            ("created", Some(n)) => format!("#{n} opened, labelled `{}`", pr.label),
+            ("already_open", Some(n)) => format!("#{n} was already open"),
+            _ => format!("to open (RC {} {})", pr.rc, pr.rc_from),
+        };
+        rows.push(("pr", what));
     }
     let written = if doc.changelog_written {
         ""

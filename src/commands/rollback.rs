@@ -13,6 +13,7 @@ use crate::error::{preflight, Findings};
 use crate::git::push::{publish_branch, LocalBranch};
 use crate::git::remote::Remote;
 use crate::git::repo::Repo;
+use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
 use crate::release::{links, rc};
@@ -29,6 +30,17 @@ pub struct Args {
     /// date from the merge message, e.g. revert-rc-2026-11-20].
     #[arg(long, value_name = "N")]
     pub rc: Option<RcNumber>,
+
+    /// Open the revert PR on GitHub: revert-rc-<N> into stages/prod, titled `Revert RC N`, its
+    /// body naming the reverted merge, the promotion PR and --reason. Without --rc, N is read
+    /// from the promotion PR's title. Needs GITHUB_TOKEN (or GH_TOKEN).
+    #[arg(long)]
+    pub open_pr: bool,
+
+    /// Why production is rolled back: written into the revert PR's body and the Slack
+    /// announcement.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -42,7 +54,56 @@ struct Doc {
     pr_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     local_branch: Option<LocalBranch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The revert PR (with --open-pr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pr: Option<PrDoc>,
     plan: Plan,
+}
+
+/// The revert PR in the JSON document.
+#[derive(Serialize)]
+struct PrDoc {
+    /// `planned` (dry run), `created` or `already_open`.
+    status: &'static str,
+    title: String,
+    number: Option<u64>,
+    url: Option<String>,
+}
+
+fn pr_doc(title: &str, pr: Option<&PullRequest>, status: &'static str) -> PrDoc {
+    PrDoc {
+        status,
+        title: pr.map_or_else(|| title.to_string(), |p| p.title.clone()),
+        number: pr.map(|p| p.number),
+        url: pr.map(|p| p.html_url.clone()),
+    }
+}
+
+/// The RC number the promotion PR's title names (`Deploy RC 113 to Prod`), for the branch and
+/// title of the revert; a PR that cannot be read or named is a warning, not a failure.
+async fn rc_of_promotion(ctx: &Context, client: &Client, pr: u64) -> Option<RcNumber> {
+    let s = ctx.settings();
+    match client.pull(pr).await {
+        Ok(p) => {
+            let rc = rules::rc_from_title(&s.release.pr_title, &p.title);
+            if rc.is_none() {
+                ctx.out.warn(format!(
+                    "the title of {}, `{}`, names no RC; naming the revert after the RC branch (or pass --rc N)",
+                    p.html_url, p.title
+                ));
+            }
+            rc
+        }
+        Err(e) => {
+            ctx.out.warn(format!(
+                "could not read the promotion PR #{pr}: {}; naming the revert after the RC branch (or pass --rc N)",
+                crate::error::report(&e).message
+            ));
+            None
+        }
+    }
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
@@ -85,7 +146,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             s.git.rc_branch_prefix
         )),
     }
-    let name = match (&args.rc, merge.as_ref().and_then(|m| m.rc_suffix.clone())) {
+    let client = if args.open_pr {
+        let c = github::connect(ctx)?;
+        c.check_repo().await?;
+        Some(c)
+    } else {
+        None
+    };
+    let rc_from_pr = match (&client, &args.rc, merge.as_ref().map(|m| m.pr)) {
+        (Some(c), None, Some(n)) => rc_of_promotion(ctx, c, n).await,
+        _ => None,
+    };
+    let name = match (
+        args.rc.or(rc_from_pr),
+        merge.as_ref().and_then(|m| m.rc_suffix.clone()),
+    ) {
         (Some(n), _) => n.to_string(),
         (None, Some(suffix)) => suffix,
         (None, None) => {
@@ -161,8 +236,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     };
 
+    let existing = match &client {
+        Some(c) => c.open_pr_for_head(&branch).await?,
+        None => None,
+    };
     let github = links::github_repo(&s.github.repository, &remote.url);
-    let pr_title = format!("Revert RC {name}");
+    let pr_title = flows::revert_title(&name);
     let pr_url = github
         .as_ref()
         .map(|g| g.compare_url(&s.git.prod_branch, &branch));
@@ -188,10 +267,43 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             format!("create locally, tracking {}/{branch}", remote.name),
         ));
     }
-    plan.note(format!(
-        "then open a PR: base {} <- head {branch}, \"{pr_title}\"; merge it (admins may bypass CI when urgent) and recycle production",
-        s.git.prod_branch
-    ));
+    match (&client, &existing) {
+        (Some(_), Some(pr)) => plan.note(format!(
+            "the revert PR is already open: {} (reported, not duplicated)",
+            pr.html_url
+        )),
+        (Some(c), None) => plan.push(
+            Step::new(
+                "open PR",
+                format!("{} {branch} -> {}", c.repo, s.git.prod_branch),
+                format!(
+                    "\"{pr_title}\", body names the merge {}{} and the reason",
+                    short(tip),
+                    merge
+                        .as_ref()
+                        .map(|m| format!(" of #{}", m.pr))
+                        .unwrap_or_default()
+                ),
+            )
+            .params(json!({
+                "repository": c.repo.to_string(),
+                "title": pr_title,
+                "head": branch,
+                "base": s.git.prod_branch,
+            })),
+        ),
+        (None, _) => {}
+    }
+    if client.is_some() {
+        plan.note(
+            "then merge the revert PR (admins may bypass CI when urgent) and recycle production",
+        );
+    } else {
+        plan.note(format!(
+            "then open a PR: base {} <- head {branch}, \"{pr_title}\"; merge it (admins may bypass CI when urgent) and recycle production",
+            s.git.prod_branch
+        ));
+    }
     plan.note(
         "the fleet is not touched: to take the new instances out of service now, run scale-remove-new-instances prod ALL",
     );
@@ -208,13 +320,22 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             "pr": merge.as_ref().map(|m| m.pr),
         }),
         pr_base: s.git.prod_branch.clone(),
-        pr_title,
+        pr_title: pr_title.clone(),
         pr_url,
         local_branch: None,
+        reason: args.reason.clone(),
+        pr: client.as_ref().map(|_| match &existing {
+            Some(pr) => pr_doc(&pr_title, Some(pr), "already_open"),
+            None => pr_doc(&pr_title, None, "planned"),
+        }),
         plan: plan.clone(),
     };
+    if let Some(pr) = &existing {
+        doc.pr_url = Some(pr.html_url.clone());
+    }
+    let pr_to_open = client.is_some() && existing.is_none();
 
-    if already.is_some() {
+    if already.is_some() && !pr_to_open {
         ctx.out.plan(&plan);
         ctx.out.success(format!(
             "{}/{branch} already holds the revert of {}: nothing to push",
@@ -222,7 +343,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             short(tip)
         ));
         doc.status = "already_done";
+        if let Some(pr) = &existing {
+            ctx.out
+                .success(format!("the revert PR is already open: {}", pr.html_url));
+        }
         return finish(ctx, &doc);
+    }
+    if already.is_some() {
+        ctx.out.success(format!(
+            "{}/{branch} already holds the revert of {}: nothing to push; the revert PR is still to open",
+            remote.name,
+            short(tip)
+        ));
     }
     match ctx.confirm(&plan)? {
         Go::DryRun => {
@@ -235,17 +367,92 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
         Go::Apply => {}
     }
-    let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)?;
-    ctx.out.success(format!(
-        "pushed {branch} to {} at {target} (verified)",
-        remote.name
-    ));
-    if let LocalBranch::LeftBehind { reason } = &local {
-        ctx.out
-            .warn(format!("local branch {branch} left as it was: {reason}"));
+    if already.is_none() {
+        let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)?;
+        ctx.out.success(format!(
+            "pushed {branch} to {} at {target} (verified)",
+            remote.name
+        ));
+        if let LocalBranch::LeftBehind { reason } = &local {
+            ctx.out
+                .warn(format!("local branch {branch} left as it was: {reason}"));
+        }
+        doc.local_branch = Some(local);
     }
-    doc.local_branch = Some(local);
+    if let Some(c) = &client {
+        let opened = flows::open_revert_pr(
+            c,
+            s,
+            &name,
+            &branch,
+            &tip.to_string(),
+            merge.as_ref().map(|m| m.pr),
+            args.reason.as_deref(),
+        )
+        .await;
+        let (pr, outcome) = match opened {
+            Ok(done) => done,
+            Err(e) if already.is_some() => return Err(e),
+            Err(e) => return Err(after_push(e, &branch, &remote.name)),
+        };
+        let status = match outcome {
+            PrOutcome::Created => {
+                ctx.out.success(format!(
+                    "opened the revert PR \"{}\": {}",
+                    pr.title, pr.html_url
+                ));
+                "created"
+            }
+            PrOutcome::AlreadyOpen => {
+                ctx.out
+                    .success(format!("the revert PR is already open: {}", pr.html_url));
+                "already_open"
+            }
+        };
+        doc.pr_url = Some(pr.html_url.clone());
+        doc.pr = Some(pr_doc(&pr_title, Some(&pr), status));
+    }
+    ctx.out
+        .status(format!("reminder: {}", rules::RETROSPECTIVE_REMINDER));
+    crate::slack::announce(
+        ctx,
+        crate::slack::Event::RollbackStarted {
+            app: client
+                .as_ref()
+                .map(|c| c.repo.name.clone())
+                .or_else(|| github.as_ref().map(|g| g.name.clone()))
+                .unwrap_or_else(|| "release".to_string()),
+            env: s
+                .production
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "prod".to_string()),
+            rc: name.parse().ok(),
+            reason: args.reason.clone(),
+            url: doc.pr.as_ref().and_then(|p| p.url.clone()),
+        },
+    )
+    .await;
     finish(ctx, &doc)
+}
+
+/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
+fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
+    let r = crate::error::report(&e);
+    if r.code == crate::error::Kind::Partial.exit_code() {
+        return e;
+    }
+    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+    crate::error::partial(
+        format!(
+            "pushed {branch} to {remote}, but opening the revert PR failed: {}",
+            r.message
+        ),
+        format!(
+            "{hint}run the same command again: the branch is in place, so it only opens the PR \
+             (or finds it)"
+        ),
+    )
 }
 
 fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
@@ -271,6 +478,14 @@ fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
     ];
     if let Some(url) = &doc.pr_url {
         rows.push(("pr url", url.clone()));
+    }
+    if let Some(pr) = &doc.pr {
+        let what = match (pr.status, pr.number) {
+            ("created", Some(n)) => format!("#{n} opened"),
+            ("already_open", Some(n)) => format!("#{n} was already open"),
+            _ => "to open".to_string(),
+        };
+        rows.push(("pr", what));
     }
     ctx.out.data(key_values(&rows));
     Ok(())

@@ -11,6 +11,7 @@ use crate::git::push::{push, verify, RefUpdate};
 use crate::git::remote::Remote;
 use crate::git::repo::Repo;
 use crate::git::sign::{self, SigningKey};
+use crate::github::{self, flows, rules, Client, MergeKind, Release};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
 use crate::release::{links, rc};
@@ -30,6 +31,17 @@ pub struct Args {
     /// Create an unsigned annotated tag. Release tags are production's, so this also needs --yes.
     #[arg(long)]
     pub no_sign: bool,
+
+    /// After pushing the tag, publish the GitHub release for it: titled `RC N` from the merged
+    /// promotion PR's title, the PR's body as notes, marked latest. A squash-merged PR is
+    /// refused unless --yes. Needs GITHUB_TOKEN (or GH_TOKEN).
+    #[arg(long)]
+    pub github_release: bool,
+
+    /// The merged promotion PR to release, as a number or URL [default: the latest PR merged
+    /// into stages/prod with the label `status - promotion`].
+    #[arg(long, value_name = "N|URL", requires = "github_release")]
+    pub pr: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -44,7 +56,139 @@ struct Doc {
     signing_key: Option<serde_json::Value>,
     release_title: Option<String>,
     release_url: Option<String>,
+    /// The GitHub release (with --github-release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    github_release: Option<ReleaseDoc>,
     plan: Plan,
+}
+
+/// The GitHub release in the JSON document.
+#[derive(Serialize, Clone)]
+struct ReleaseDoc {
+    /// `planned` (dry run), `created` or `already_published`.
+    status: &'static str,
+    title: String,
+    rc: String,
+    tag: String,
+    url: Option<String>,
+    pr: u64,
+    pr_url: String,
+    merge: MergeKind,
+}
+
+/// What --github-release found before anything changed.
+struct GithubRelease {
+    client: Client,
+    found: flows::ReleasePr,
+    title: String,
+    /// A release of that title for the tag already at production's tip.
+    existing: Option<Release>,
+}
+
+impl GithubRelease {
+    fn doc(&self, status: &'static str, tag: &str, url: Option<String>) -> ReleaseDoc {
+        ReleaseDoc {
+            status,
+            title: self.title.clone(),
+            rc: self.found.rc.to_string(),
+            tag: tag.to_string(),
+            url,
+            pr: self.found.pr.number,
+            pr_url: self.found.pr.html_url.clone(),
+            merge: self.found.merge,
+        }
+    }
+}
+
+/// The GitHub preflight of --github-release: the merged promotion PR (not squashed unless
+/// --yes), its RC, and no release of that title yet (unless it is this tag's).
+async fn github_preflight(
+    ctx: &Context,
+    args: &Args,
+    prod: Option<Oid>,
+    tagged: Option<&str>,
+    prod_name: &str,
+) -> Result<GithubRelease> {
+    let s = ctx.settings();
+    let client = github::connect(ctx)?;
+    client.check_repo().await?;
+    let found = flows::release_pr(&client, s, args.pr.as_deref(), ctx.global.yes, &ctx.out).await?;
+    if let Some(n) = args.rc.filter(|n| *n != found.rc) {
+        return Err(crate::error::preflight(
+            format!(
+                "--rc {n} does not match the promotion PR {} (\"{}\")",
+                found.pr.html_url, found.pr.title
+            ),
+            "drop --rc (the PR's title names the RC), or pass the right PR with --pr",
+        ));
+    }
+    let title = s.release_title(&found.rc.to_string());
+    let releases = client.releases().await?;
+    let existing =
+        match rules::release_titled(&releases, &title) {
+            Some(r) if Some(r.tag_name.as_str()) == tagged => Some(r.clone()),
+            Some(r) => return Err(crate::error::preflight(
+                format!(
+                    "a {}release titled `{title}` already exists: {}",
+                    if r.draft { "draft " } else { "" },
+                    r.html_url
+                ),
+                "each RC is released once: check the promotion PR (--pr) and its title; delete \
+                 the old release first only if it is wrong",
+            )),
+            None => None,
+        };
+    if let (Some(p), Some(sha)) = (prod, found.pr.merge_commit_sha.as_deref()) {
+        if p.to_string() != sha {
+            ctx.out.warn(format!(
+                "{prod_name} is at {}, not at the merge commit of {} ({}); the tag goes on \
+                 {prod_name}",
+                short(p),
+                found.pr.html_url,
+                &sha[..sha.len().min(9)]
+            ));
+        }
+    }
+    Ok(GithubRelease {
+        client,
+        found,
+        title,
+        existing,
+    })
+}
+
+/// A GitHub failure after the tag was pushed: exit 4, saying what is done and how to resume.
+fn after_push(e: anyhow::Error, tag: &str, remote: &str, pr: u64) -> anyhow::Error {
+    let r = report(&e);
+    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+    crate::error::partial(
+        format!(
+            "pushed {tag} to {remote}, but publishing the GitHub release failed: {}",
+            r.message
+        ),
+        format!(
+            "{hint}run `login-release tag-release --github-release --pr {pr}` again: the tag is \
+             on {remote}, so it only publishes the release"
+        ),
+    )
+}
+
+/// Publishes the release and reports it; returns its document.
+async fn publish(ctx: &Context, g: &GithubRelease, tag: &str) -> Result<ReleaseDoc> {
+    let body = g.found.pr.body.clone().unwrap_or_default();
+    let rel = g.client.create_release(tag, &g.title, &body).await?;
+    ctx.out.success(format!(
+        "published the GitHub release {} for {tag} (notes from #{}, marked latest): {}",
+        g.title, g.found.pr.number, rel.html_url
+    ));
+    Ok(g.doc("created", tag, Some(rel.html_url)))
+}
+
+/// The name the announcement gives the app: the repository's name.
+fn app_name(gh: Option<&GithubRelease>, links: Option<&links::GithubRepo>) -> String {
+    gh.map(|g| g.client.repo.name.clone())
+        .or_else(|| links.map(|l| l.name.clone()))
+        .unwrap_or_else(|| "release".to_string())
 }
 
 /// Turns an error from a check into a finding (message and hint), keeping everything else fatal.
@@ -129,6 +273,17 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     if let Err(e) = repo.identity(now) {
         add_finding(&mut findings, e)?;
     }
+    let gh = if args.github_release {
+        match github_preflight(ctx, &args, prod, already.as_deref(), &prod_name).await {
+            Ok(g) => Some(g),
+            Err(e) => {
+                add_finding(&mut findings, e)?;
+                None
+            }
+        }
+    } else {
+        None
+    };
     if args.no_sign && !ctx.global.yes && already.is_none() {
         findings.add(
             "--no-sign creates an unsigned release tag, and release tags are production's",
@@ -138,7 +293,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     findings.into_result()?;
     let prod = prod.expect("checked above");
 
-    let release_title = args.rc.map(|n| s.release_title(&n.to_string()));
+    let release_title = match &gh {
+        Some(g) => Some(g.title.clone()),
+        None => args.rc.map(|n| s.release_title(&n.to_string())),
+    };
+    let rc = gh.as_ref().map(|g| g.found.rc).or(args.rc);
     let github = links::github_repo(&s.github.repository, &remote.url);
 
     let production_env = s
@@ -149,25 +308,102 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let mut plan = Plan::new(format!("Tag {prod_name} as {tag}"))
         .target("repository", repo.location().display().to_string())
         .target("remote", remote.describe())
-        .env(production_env);
+        .env(production_env.clone());
+    let release_step = |plan: &mut Plan, g: &GithubRelease, tag: &str| {
+        let lines = g
+            .found
+            .pr
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .count();
+        plan.push(
+            Step::new(
+                "release",
+                format!("{} {}", g.client.repo, g.title),
+                format!(
+                    "publish for {tag}, notes = the body of {} ({lines} line{}), marked latest",
+                    g.found.pr.html_url,
+                    if lines == 1 { "" } else { "s" }
+                ),
+            )
+            .params(json!({
+                "repository": g.client.repo.to_string(),
+                "tag_name": tag,
+                "name": g.title,
+                "pr": g.found.pr.number,
+                "make_latest": "true",
+            })),
+        );
+    };
 
     if let Some(existing) = already {
-        ctx.out.success(format!(
-            "{prod_name} ({}) is already tagged {existing} on {}: nothing to do",
-            short(prod),
-            remote.name
-        ));
-        let doc = Doc {
+        let release_to_publish = gh.as_ref().filter(|g| g.existing.is_none());
+        let mut doc = Doc {
             status: "already_done",
             release_url: github.as_ref().map(|g| g.new_release_url(&existing)),
-            tag: existing,
+            tag: existing.clone(),
             commit: prod.to_string(),
             tag_object: None,
             signed: false,
             signing_key: None,
             release_title,
-            plan,
+            github_release: None,
+            plan: plan.clone(),
         };
+        let Some(g) = release_to_publish else {
+            ctx.out.success(format!(
+                "{prod_name} ({}) is already tagged {existing} on {}: nothing to do",
+                short(prod),
+                remote.name
+            ));
+            if let Some(r) = gh.as_ref().and_then(|g| g.existing.as_ref()) {
+                ctx.out.success(format!(
+                    "{} is already published: {}",
+                    r.name.as_deref().unwrap_or_default(),
+                    r.html_url
+                ));
+                doc.release_url = Some(r.html_url.clone());
+                doc.github_release = gh
+                    .as_ref()
+                    .map(|g| g.doc("already_published", &existing, Some(r.html_url.clone())));
+            }
+            return finish(ctx, &doc);
+        };
+        ctx.out.success(format!(
+            "{prod_name} ({}) is already tagged {existing} on {}; its GitHub release is still to publish",
+            short(prod),
+            remote.name
+        ));
+        release_step(&mut plan, g, &existing);
+        doc.plan = plan.clone();
+        doc.github_release = Some(g.doc("planned", &existing, None));
+        match ctx.confirm(&plan)? {
+            Go::DryRun => {
+                doc.status = "dry_run";
+                return finish(ctx, &doc);
+            }
+            Go::Declined => {
+                doc.status = "declined";
+                return finish(ctx, &doc);
+            }
+            Go::Apply => {}
+        }
+        let published = publish(ctx, g, &existing).await?;
+        doc.release_url = published.url.clone();
+        doc.github_release = Some(published);
+        crate::slack::announce(
+            ctx,
+            crate::slack::Event::Released {
+                app: app_name(Some(g), github.as_ref()),
+                env: production_env,
+                rc,
+                tag: existing,
+                url: doc.release_url.clone(),
+            },
+        )
+        .await;
         return finish(ctx, &doc);
     }
 
@@ -200,6 +436,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         format!("{} {refname}", remote.name),
         "new tag (deleted locally again if the push fails)",
     ));
+    if let Some(g) = &gh {
+        release_step(&mut plan, g, &tag);
+    }
     if args.no_sign {
         ctx.out
             .warn("--no-sign: the release tag will not be signed");
@@ -217,6 +456,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             .map(|k| json!({"fingerprint": k.fingerprint, "user_id": k.user_id})),
         release_title,
         release_url: github.as_ref().map(|g| g.new_release_url(&tag)),
+        github_release: gh.as_ref().map(|g| g.doc("planned", &tag, None)),
         plan: plan.clone(),
     };
     match ctx.confirm(&plan)? {
@@ -276,6 +516,24 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     ctx.out
         .success(format!("pushed {tag} to {} (verified)", remote.name));
     doc.tag_object = Some(tag_oid.to_string());
+    if let Some(g) = &gh {
+        let published = publish(ctx, g, &tag)
+            .await
+            .map_err(|e| after_push(e, &tag, &remote.name, g.found.pr.number))?;
+        doc.release_url = published.url.clone();
+        doc.github_release = Some(published);
+    }
+    crate::slack::announce(
+        ctx,
+        crate::slack::Event::Released {
+            app: app_name(gh.as_ref(), github.as_ref()),
+            env: production_env,
+            rc,
+            tag: tag.clone(),
+            url: doc.release_url.clone().filter(|_| gh.is_some()),
+        },
+    )
+    .await;
     finish(ctx, &doc)
 }
 
@@ -376,6 +634,17 @@ fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
     }
     if let Some(t) = &doc.release_title {
         rows.push(("release title", t.clone()));
+    }
+    if let Some(r) = &doc.github_release {
+        let what = match r.status {
+            "created" => "published",
+            "already_published" => "was already published",
+            _ => "to publish",
+        };
+        rows.push((
+            "release",
+            format!("{} {what} from #{} ({})", r.title, r.pr, r.pr_url),
+        ));
     }
     rows.push((
         "release url",

@@ -10,6 +10,7 @@ mod config;
 mod config_recycle;
 mod cut_rc;
 mod docs;
+mod github;
 mod ls_servers;
 mod rollback;
 mod sandbox;

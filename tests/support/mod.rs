@@ -7,6 +7,7 @@
 use std::path::Path;
 
 pub mod git;
+pub mod github;
 pub mod gpg;
 pub mod http;
 pub mod moto;
