@@ -1,7 +1,7 @@
-//! `rollback` (git half): push `revert-rc-<N>`, the revert of the promotion merge at the tip of
-//! origin's stages/prod against its first parent, and say which PR to open.
-//
-// fleet half: issue 3 (`--fleet ENV`: cancel the recycle and remove the new instances).
+//! `rollback`: push `revert-rc-<N>`, the revert of the promotion merge at the tip of origin's
+//! stages/prod against its first parent, and say which PR to open. With `--fleet ENV`, first the
+//! runbook's quick rollback: `scale-remove-new-instances ENV ALL` (cancel a recycle in progress,
+//! take the new instances out of service).
 
 use anyhow::Result;
 use git2::Oid;
@@ -16,6 +16,7 @@ use crate::git::repo::Repo;
 use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
+use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome};
 use crate::release::{links, rc};
 use crate::types::{GitSha, RcNumber};
 
@@ -41,6 +42,12 @@ pub struct Args {
     /// announcement.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+
+    /// First take the new instances of ENV out of service, as `scale-remove-new-instances ENV
+    /// ALL` does (cancelling a recycle in progress), with its own plan and confirmation; then
+    /// the git half. Needs AWS credentials (aws-vault exec prod-power --).
+    #[arg(long, value_name = "ENV", add = clap_complete::ArgValueCandidates::new(crate::docs::environments))]
+    pub fleet: Option<crate::types::Env>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +67,9 @@ struct Doc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pr: Option<PrDoc>,
     plan: Plan,
+    /// The fleet half (with --fleet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: Option<ScaleRemoveOutcome>,
 }
 
 /// The revert PR in the JSON document.
@@ -107,6 +117,16 @@ async fn rc_of_promotion(ctx: &Context, client: &Client, pr: u64) -> Option<RcNu
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    // The quick rollback first: it relieves production in minutes, the revert PR takes longer.
+    let fleet = match &args.fleet {
+        Some(env) => Some(rollback_fleet(ctx, env).await.map_err(|e| {
+            // Keeps the fleet error's exit code and hint; says the git half did not run.
+            e.context(format!(
+                "rollback --fleet {env} stopped before the git half"
+            ))
+        })?),
+        None => None,
+    };
     let s = ctx.settings();
     let repo = Repo::open(ctx.repo_dir())?;
     let remote = Remote::new(&repo, &s.git.remote, s.git.fetch_with_cli)?;
@@ -329,6 +349,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             None => pr_doc(&pr_title, None, "planned"),
         }),
         plan: plan.clone(),
+        fleet,
     };
     if let Some(pr) = &existing {
         doc.pr_url = Some(pr.html_url.clone());

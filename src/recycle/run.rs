@@ -297,6 +297,15 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
         planned.calls.len(),
         if planned.calls.len() == 1 { "" } else { "s" }
     ));
+    crate::slack::announce(
+        ctx,
+        crate::slack::Event::RecycleStarted {
+            env: env.to_string(),
+            role: req.target.to_string(),
+            rc: None,
+        },
+    )
+    .await;
 
     // Verify: read back desired capacities and scheduled actions.
     let names: Vec<String> = planned.groups.iter().map(|g| g.group.clone()).collect();
@@ -792,6 +801,17 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         calls.len(),
         if calls.len() == 1 { "" } else { "s" }
     ));
+    if req.direction == Direction::Old {
+        crate::slack::announce(
+            ctx,
+            crate::slack::Event::OldInstancesRemoved {
+                env: env.to_string(),
+                role: req.target.to_string(),
+                rc: None,
+            },
+        )
+        .await;
+    }
     let names: Vec<String> = safe.iter().map(|g| g.group.clone()).collect();
     let after = gather(aws, Some(names.clone())).await?;
     let problems = scale_in::verify(&safe, &after.groups, &after.actions);

@@ -31,65 +31,42 @@ impl GithubRepo {
     }
 }
 
-/// `owner/name` as configured.
+/// `owner/name` as configured (on github.com).
 pub fn parse_slug(slug: &str) -> Option<GithubRepo> {
-    let (owner, name) = slug.trim().split_once('/')?;
-    let name = name.trim_end_matches(".git");
-    (!owner.is_empty() && !name.is_empty() && !name.contains('/')).then(|| GithubRepo {
+    let slug = crate::github::repo::RepoSlug::parse(slug.trim().trim_end_matches(".git"))?;
+    Some(GithubRepo {
         host: "github.com".into(),
-        owner: owner.into(),
-        name: name.into(),
+        owner: slug.owner,
+        name: slug.name,
     })
 }
 
-/// A GitHub remote URL in any of git's forms: `git@github.com:o/r.git`,
-/// `https://github.com/o/r(.git)`, `ssh://git@github.com/o/r.git`. Hosts that are not GitHub
-/// give `None`: github.com, or a GitHub Enterprise host named `github.<domain>`.
+/// A GitHub remote URL in any of git's forms (parsed by [`crate::github::repo::parse_remote_url`]).
+/// Hosts that are not GitHub give `None`: github.com, or a GitHub Enterprise host named
+/// `github.<domain>`.
 pub fn parse_remote_url(url: &str) -> Option<GithubRepo> {
-    let url = url.trim();
-    let (host, path) = if let Some((_, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_once('/')?;
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.split_once(':').map_or(host, |(h, _)| h);
-        (host, path)
-    } else {
-        let (authority, path) = url.split_once(':')?;
-        if authority.contains('/') {
-            return None;
-        }
-        (
-            authority.rsplit_once('@').map_or(authority, |(_, h)| h),
-            path,
-        )
-    };
-    let host = host.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    if host != "github.com" && !host.starts_with("github.") {
-        return None;
-    }
-    let path = path.trim_matches('/').trim_end_matches(".git");
-    let (owner, name) = path.split_once('/')?;
-    (!owner.is_empty() && !name.is_empty() && !name.contains('/')).then(|| GithubRepo {
+    let remote = crate::github::repo::parse_remote_url(url)?;
+    let host = remote
+        .host
+        .strip_prefix("www.")
+        .unwrap_or(&remote.host)
+        .to_string();
+    (host == "github.com" || host.starts_with("github.")).then_some(GithubRepo {
         host,
-        owner: owner.into(),
-        name: name.into(),
+        owner: remote.slug.owner,
+        name: remote.slug.name,
     })
 }
 
-/// The repository from configuration (`github.repository`), the environment
-/// (`GITHUB_REPOSITORY`), or origin's URL, in that order.
+/// The repository from the environment (`GITHUB_REPOSITORY`, as in GitHub Actions), the
+/// `github.repository` setting, or origin's URL, in that order (the order the GitHub client uses).
 pub fn github_repo(configured: &str, remote_url: &str) -> Option<GithubRepo> {
-    if let Some(r) = parse_slug(configured) {
-        return Some(r);
-    }
-    if let Some(r) = std::env::var("GITHUB_REPOSITORY")
+    std::env::var("GITHUB_REPOSITORY")
         .ok()
         .as_deref()
         .and_then(parse_slug)
-    {
-        return Some(r);
-    }
-    parse_remote_url(remote_url)
+        .or_else(|| parse_slug(configured))
+        .or_else(|| parse_remote_url(remote_url))
 }
 
 /// Percent-encodes what cannot stand in a URL path or query value as is.

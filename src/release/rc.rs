@@ -4,8 +4,6 @@
 use jiff::civil::Date;
 use jiff::Timestamp;
 
-use crate::types::RcNumber;
-
 /// Parses `--date`: exactly `YYYY-MM-DD`, a real calendar date.
 pub fn parse_date(s: &str) -> Result<Date, String> {
     let shape = s.len() == 10
@@ -60,31 +58,6 @@ pub fn is_tag_name(s: &str) -> bool {
             10 => b == b'T',
             _ => b.is_ascii_digit(),
         })
-}
-
-/// What kind of release comes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseKind {
-    Full,
-    Patch,
-}
-
-/// The last RC among release titles: the highest `RC N` / `RC N.M` (not whichever row came
-/// first, and titles that do not parse are ignored rather than read as RC 0).
-pub fn last_rc<'a>(titles: impl IntoIterator<Item = &'a str>) -> Option<RcNumber> {
-    titles
-        .into_iter()
-        .filter_map(|t| RcNumber::from_release_title(t.trim()))
-        .max()
-}
-
-/// The runbook's numbering: a full release is major + 1 (minor reset), a patch is minor + 1.
-/// With no previous RC there is no safe guess: `None`, and the caller asks for `--rc`.
-pub fn next_rc(last: Option<RcNumber>, kind: ReleaseKind) -> Option<RcNumber> {
-    last.map(|l| match kind {
-        ReleaseKind::Full => l.next_full(),
-        ReleaseKind::Patch => l.next_patch(),
-    })
 }
 
 /// `revert-rc-<N>`: N is the RC number, or the RC branch's date.
@@ -193,33 +166,6 @@ mod tests {
         assert!(is_tag_name("2023-11-21T184808"));
         assert!(!is_tag_name("2023-11-21T18:48:08"));
         assert!(!is_tag_name("v1.2.3"));
-    }
-
-    #[test]
-    fn next_rc_numbers() {
-        let n = |s: &str| s.parse::<RcNumber>().unwrap();
-        assert_eq!(next_rc(Some(n("112")), ReleaseKind::Full), Some(n("113")));
-        assert_eq!(
-            next_rc(Some(n("112")), ReleaseKind::Patch),
-            Some(n("112.1"))
-        );
-        assert_eq!(
-            next_rc(Some(n("112.1")), ReleaseKind::Patch),
-            Some(n("112.2"))
-        );
-        assert_eq!(next_rc(Some(n("112.3")), ReleaseKind::Full), Some(n("113")));
-        assert_eq!(next_rc(None, ReleaseKind::Full), None);
-        assert_eq!(
-            last_rc([
-                "RC 93.1",
-                "Release notes",
-                "RC 112",
-                "RC 11",
-                "RC 112 hotfix"
-            ]),
-            Some(n("112"))
-        );
-        assert_eq!(last_rc(["Release notes"]), None);
     }
 
     #[test]

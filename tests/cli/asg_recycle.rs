@@ -499,3 +499,47 @@ fn json_output_is_one_document_with_the_plan_and_the_read_back() {
         "login-release scale-remove-old-instances prod pivcac"
     );
 }
+
+/// Production-changing fleet steps announce themselves to Slack; the webhook URL never shows,
+/// and --no-notify or --dry-run post nothing.
+#[test]
+fn a_recycle_is_announced_to_slack_without_showing_the_webhook() {
+    let (moto, home) = prod();
+    let slack = crate::support::http::HttpServer::start();
+    slack.route(
+        "POST",
+        "/services/T000/B000/XyZsecret",
+        crate::support::http::Response::text(200, "ok"),
+    );
+    let webhook = format!("{}/services/T000/B000/XyZsecret", slack.url);
+    let with_hook = |args: &[&str]| {
+        let mut c = crate::support::cmd(home.path());
+        moto.env(&mut c);
+        let out = c
+            .env("LOGIN_RELEASE_SLACK_WEBHOOK", &webhook)
+            .args(args)
+            .output()
+            .unwrap();
+        for text in [stdout(&out), stderr(&out)] {
+            assert!(!text.contains("XyZsecret"), "webhook printed: {text}");
+        }
+        out
+    };
+    let out = with_hook(&["asg-recycle", "prod", "pivcac", "--dry-run", "-vv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = with_hook(&["asg-recycle", "prod", "pivcac", "--yes", "--no-notify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        slack.requests().is_empty(),
+        "posted despite --dry-run/--no-notify"
+    );
+    let out = with_hook(&["asg-recycle", "prod", "idp", "--yes", "-vv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let posts = slack.requests_to("POST", "/services/");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let text = posts[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains("prod idp: recycle started by"), "{text}");
+}

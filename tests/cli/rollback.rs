@@ -270,3 +270,82 @@ fn json_output_shape() {
             .as_str()
     );
 }
+
+/// `rollback --fleet prod` during a recycle: the runbook's quick rollback (cancel the recycle,
+/// unprotect nothing new yet) on the emulator, then the revert branch, one JSON document.
+#[test]
+fn fleet_rollback_cancels_the_recycle_then_pushes_the_revert() {
+    use crate::support::moto::Moto;
+    use login_release::sandbox::seed::FleetSpec;
+
+    let w = World::new();
+    let moto = Moto::start();
+    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
+    // A recycle in progress, as asg-recycle leaves it.
+    let mut recycle = crate::support::cmd(&w.r.home);
+    moto.env(&mut recycle);
+    let out = recycle
+        .args(["asg-recycle", "prod", "idp", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        moto.block_on(moto.aws.scheduled_actions(None))
+            .unwrap()
+            .len(),
+        5
+    );
+
+    let mut c = release_cmd(&w.r, false);
+    moto.env(&mut c);
+    let out = c
+        .env("LOGIN_RELEASE_GITHUB_REPOSITORY", "18F/identity-idp")
+        .args(["rollback", "--fleet", "prod", "--yes", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(doc["command"], "rollback");
+    assert_eq!(doc["branch"], "revert-rc-2026-11-20");
+    assert_eq!(doc["fleet"]["env"], "prod");
+    assert_eq!(doc["fleet"]["status"], "applied");
+    // Fleet: every recycle action gone, sizes back to before the recycle.
+    let actions = moto.block_on(moto.aws.scheduled_actions(None)).unwrap();
+    assert!(actions.iter().all(|a| !a.is_recycle()), "{actions:?}");
+    let groups = moto.block_on(moto.aws.groups_with_prefix("prod-")).unwrap();
+    let desired = |n: &str| groups.iter().find(|g| g.name == n).unwrap().desired;
+    assert_eq!(
+        (
+            desired("prod-idp"),
+            desired("prod-worker"),
+            desired("prod-migration")
+        ),
+        (4, 2, 0)
+    );
+    // Git: the revert branch is on origin.
+    assert!(w.r.origin_ref("refs/heads/revert-rc-2026-11-20").is_some());
+}
+
+/// A fleet half that cannot run stops before the git half, with the fleet's exit code.
+#[test]
+fn fleet_rollback_failure_leaves_git_alone() {
+    let w = World::new();
+    let out = release_cmd(&w.r, false)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["rollback", "--fleet", "prod", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: rollback --fleet prod stopped before the git half: "),
+        "{err}"
+    );
+    assert!(err.contains("help: "), "{err}");
+    assert!(w.r.origin_ref("refs/heads/revert-rc-2026-11-20").is_none());
+}
