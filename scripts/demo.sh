@@ -45,25 +45,12 @@ step "Capacity of the idp group" \
 
 step "Changelog of what staging runs beyond production" \
   -C "$REPO" changelog --source origin/main
-step "Cut the RC branch from what staging runs (plan only)" \
+step "Cut the RC branch from what staging runs (the plan only: --dry-run)" \
   -C "$REPO" cut-rc --rc 112 --dry-run
 step "Cut the RC branch from what staging runs" \
   -C "$REPO" cut-rc --rc 112 --yes
 RC_BRANCH=$(git -C "$REPO" for-each-ref --format='%(refname:lstrip=3)' 'refs/remotes/origin/stages/rc-*' | tail -n 1)
-# step "Recycle idp (migration first, worker too)" \
-#   asg-recycle prod idp --yes
 
-# Once asg-recycle lands, drop the 8: `sandbox scale-out prod idp` carries out the pending
-# DelayedScaleOutOnce.asg-recycle action (and the same for prod-worker).
-step "Simulated scheduled scale-out (the emulator never runs scheduled actions)" \
-  sandbox scale-out prod idp 8 --yes
-step "New and old instances side by side, with load-balancer health" \
-  ls-servers -e prod -r idp
-step "Capacity after the scale-out" \
-  asg-size prod idp
-
-# step "Remove the old instances once the recycle's scale-down time has passed" \
-#   scale-remove-old-instances prod ALL --yes --force
 banner "Simulated: a reviewer approves the promotion PR and merges it (a normal merge, never squash)"
 git -C "$REPO" fetch -q origin
 git -C "$REPO" checkout -q -B stages/prod origin/stages/prod
@@ -71,10 +58,40 @@ git -C "$REPO" -c user.name="Sandbox Reviewer" -c user.email=reviewer@example.go
   merge -q --no-ff -m "Merge pull request #9001 from 18F/$RC_BRANCH" "origin/$RC_BRANCH"
 git -C "$REPO" push -q origin stages/prod
 git -C "$REPO" log --oneline -1 stages/prod
+
+step "Recycle idp: migration instance now, idp and worker doubled in 5m, back to normal in 15m" \
+  asg-recycle prod idp --yes
+step "A second recycle is refused while this one is in progress" \
+  asg-recycle prod idp --yes || echo "(refused as expected: exit $?)"
+
+banner "Simulated: 5 minutes later the scheduled scale-outs run (the emulator never runs scheduled actions)"
+"$BIN" -q sandbox scale-out prod idp --yes
+"$BIN" -q sandbox scale-out prod worker --yes
+step "New and old instances side by side, with load-balancer health" \
+  ls-servers -e prod -r idp
+step "Capacity during the recycle" \
+  asg-size prod idp
+step "Removing the old instances before the scale-down time is refused (in production: --wait)" \
+  scale-remove-old-instances prod ALL --yes || echo "(refused as expected: exit $?)"
+
+banner "Simulated: 15 minutes after the recycle the scheduled returns to normal size run"
+for role in idp worker migration; do
+  "$BIN" -q sandbox scale-out prod "$role" --action RecycleOnce.asg-recycle --yes
+done
+sleep 2 # the new instances' 1s health-check grace period, which the removal respects
+step "Remove scale-in protection from the old instances so the groups retire them" \
+  scale-remove-old-instances prod ALL --yes
+step "Running it again finds nothing to do" \
+  scale-remove-old-instances prod ALL --yes
+banner "Simulated: the groups terminate the unprotected old instances (AWS does; the emulator does not)"
+"$BIN" sandbox retire prod --yes
+step "Production after the release: only the new instances, running = desired" \
+  ls-servers -e prod
+
 step "Sign and push the release tag on stages/prod" \
   -C "$REPO" tag-release --rc 112 --yes
-step "If it went wrong: the revert branch for the promotion (plan only)" \
-  -C "$REPO" rollback --dry-run
+step "If it went wrong: the revert branch and the quick fleet rollback (the plan only)" \
+  -C "$REPO" rollback --rc 112 --fleet prod --dry-run
 
 banner "Done"
 echo "The sandbox stops now. To practise by hand: login-release sandbox up; eval \"\$(login-release sandbox env)\""

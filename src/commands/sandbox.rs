@@ -48,6 +48,10 @@ pub enum Sub {
     /// Make the change a pending scale-out action would make (the emulator never runs
     /// scheduled actions). Only against a loopback AWS_ENDPOINT_URL.
     ScaleOut(ScaleOutArgs),
+    /// Terminate the unprotected instances above each group's desired capacity, as AWS does
+    /// after scale-remove-*-instances (the emulator does not). Only against a loopback
+    /// AWS_ENDPOINT_URL.
+    Retire(RetireArgs),
     /// Seed another environment of same-sized groups (for benchmarks). Loopback only.
     #[command(hide = true)]
     Seed(SeedArgs),
@@ -73,6 +77,11 @@ pub struct ScaleOutArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RetireArgs {
+    pub env: Env,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SeedArgs {
     pub env: Env,
     /// Number of groups.
@@ -90,6 +99,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Sub::Env(a) => env(ctx, &a.dir),
         Sub::Status(a) => status(ctx, &a.dir),
         Sub::ScaleOut(a) => scale_out(ctx, a).await,
+        Sub::Retire(a) => retire(ctx, a).await,
         Sub::Seed(a) => seed_more(ctx, a).await,
     }
 }
@@ -422,6 +432,78 @@ fn require_sandbox_endpoint(what: &str) -> Result<()> {
             ),
             "point the shell at the sandbox first: eval \"$(login-release sandbox env)\"",
         ));
+    }
+    Ok(())
+}
+
+/// What AWS does once instances lose their scale-in protection while a group runs more than it
+/// desires: it terminates them. Each goes with "decrement desired", then desired is set back, so
+/// the emulator launches no replacement.
+async fn retire(ctx: &Context, args: RetireArgs) -> Result<()> {
+    require_sandbox_endpoint("retire")?;
+    let aws = ctx.aws().await?;
+    let groups = aws.groups_with_prefix(&format!("{}-", args.env)).await?;
+    let mut plan = Plan::new(format!(
+        "Simulate AWS retiring unprotected surplus instances in {}",
+        args.env
+    ))
+    .target(
+        "endpoint",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+    );
+    let mut work = Vec::new();
+    for g in &groups {
+        let surplus = usize::try_from(g.instances.len() as i64 - i64::from(g.desired)).unwrap_or(0);
+        let going: Vec<String> = g
+            .instances
+            .iter()
+            .filter(|i| !i.protected)
+            .take(surplus)
+            .map(|i| i.id.clone())
+            .collect();
+        if going.is_empty() {
+            continue;
+        }
+        plan.push(Step::new(
+            "DetachInstances+TerminateInstances",
+            &g.name,
+            format!(
+                "{} (unprotected, above desired {})",
+                going.join(", "),
+                g.desired
+            ),
+        ));
+        work.push((g.name.clone(), g.desired, going));
+    }
+    if work.is_empty() {
+        ctx.out
+            .success(format!("nothing to retire in {}", args.env));
+        return Ok(());
+    }
+    if ctx.confirm(&plan)? != Go::Apply {
+        return Ok(());
+    }
+    for (group, desired, ids) in &work {
+        // Detach (decrementing desired) then terminate: the emulator's
+        // TerminateInstanceInAutoScalingGroup answer does not parse in the SDK.
+        aws.autoscaling
+            .detach_instances()
+            .auto_scaling_group_name(group)
+            .set_instance_ids(Some(ids.clone()))
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .map_err(|e| crate::aws::call_failed("DetachInstances", &e))?;
+        aws.ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(|e| crate::aws::call_failed("TerminateInstances", &e))?;
+        aws.update_group_capacity(group, Field::Desired, *desired)
+            .await?;
+        ctx.out
+            .success(format!("{group}: retired {}", ids.join(", ")));
     }
     Ok(())
 }

@@ -300,3 +300,70 @@ fn sandbox_up_refuses_a_directory_that_is_not_a_sandbox() {
     assert!(stderr(&out).contains("exists and is not a sandbox"));
     assert!(tmp.path().join("precious.txt").exists());
 }
+
+/// `sandbox retire` does what AWS does after scale-remove-old-instances: the unprotected
+/// instances above desired go, the protected ones and the desired capacity stay.
+#[test]
+fn sandbox_retire_terminates_only_unprotected_surplus() {
+    let moto = Moto::start();
+    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
+    let home = tempfile::tempdir().unwrap();
+    let groups = moto
+        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
+        .unwrap();
+    let old: Vec<String> = groups[0].instances.iter().map(|i| i.id.clone()).collect();
+    // The recycle's result: 8 instances for desired 4, the old 4 unprotected.
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name("prod-idp")
+            .desired_capacity(8)
+            .send(),
+    )
+    .unwrap();
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .set_instance_protection()
+            .auto_scaling_group_name("prod-idp")
+            .set_instance_ids(Some(old.clone()))
+            .protected_from_scale_in(false)
+            .send(),
+    )
+    .unwrap();
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("prod-idp")
+            .desired_capacity(4)
+            .send(),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = crate::support::cmd(home.path());
+        moto.env(&mut c);
+        c.args(args).output().unwrap()
+    };
+    let out = run(&["sandbox", "retire", "prod", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let g = &moto
+        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
+        .unwrap()[0];
+    assert_eq!(g.desired, 4);
+    let left: Vec<&str> = g.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(left.len(), 4, "{left:?}");
+    assert!(
+        left.iter().all(|id| !old.iter().any(|o| o == id)),
+        "an old instance stayed: {left:?}"
+    );
+    assert!(g.instances.iter().all(|i| i.protected));
+    let again = run(&["sandbox", "retire", "prod", "--yes"]);
+    assert!(again.status.success());
+    assert!(
+        stderr(&again).contains("nothing to retire in prod"),
+        "{}",
+        stderr(&again)
+    );
+}
