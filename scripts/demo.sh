@@ -61,6 +61,10 @@ git -C "$REPO" log --oneline -1 stages/prod
 
 step "Recycle idp: migration instance now, idp and worker doubled in 5m, back to normal in 15m" \
   asg-recycle prod idp --yes
+banner "Simulated: the migration instance provisions and runs db:migrate (the emulator runs no instance)"
+"$BIN" -q sandbox provision prod --yes
+step "Follow the migration until provision.sh finishes (exit 5 had it been abandoned)" \
+  watch-migration prod --timeout 2m
 step "A second recycle is refused while this one is in progress" \
   asg-recycle prod idp --yes || echo "(refused as expected: exit $?)"
 

@@ -52,6 +52,9 @@ pub enum Sub {
     /// after scale-remove-*-instances (the emulator does not). Only against a loopback
     /// AWS_ENDPOINT_URL.
     Retire(RetireArgs),
+    /// Write the cloud-init log a provisioning migration instance would write (the emulator
+    /// runs no instance), so `watch-migration` has something to follow. Loopback only.
+    Provision(ProvisionArgs),
     /// Seed another environment of same-sized groups (for benchmarks). Loopback only.
     #[command(hide = true)]
     Seed(SeedArgs),
@@ -82,6 +85,14 @@ pub struct RetireArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ProvisionArgs {
+    pub env: Env,
+    /// End with the lifecycle ABANDON a failed provision sends, instead of the success marker.
+    #[arg(long)]
+    pub fail: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SeedArgs {
     pub env: Env,
     /// Number of groups.
@@ -100,6 +111,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Sub::Status(a) => status(ctx, &a.dir),
         Sub::ScaleOut(a) => scale_out(ctx, a).await,
         Sub::Retire(a) => retire(ctx, a).await,
+        Sub::Provision(a) => provision(ctx, a).await,
         Sub::Seed(a) => seed_more(ctx, a).await,
     }
 }
@@ -505,6 +517,148 @@ async fn retire(ctx: &Context, args: RetireArgs) -> Result<()> {
         ctx.out
             .success(format!("{group}: retired {}", ids.join(", ")));
     }
+    Ok(())
+}
+
+/// The lines a migration instance's provision.sh writes to its cloud-init output, ending with the
+/// success marker from the settings (or a failed lifecycle action).
+fn provision_lines(success_marker: &str, instance: &str, group: &str, fail: bool) -> Vec<String> {
+    let mut lines: Vec<String> = [
+        "Cloud-init v. 23.1.2 running 'modules:final'",
+        "provision.sh: running identity-devops-private",
+        "All done! provision.sh finished for identity-devops-private",
+        "Starting Chef Infra Client, version 18.2.7",
+        "Recipe: login_dot_gov::migrate",
+        "  * execute[rake db:create db:migrate] action run",
+        "== 20261120182233 AddLinkedAccountsTable: migrating ============================",
+        "-- create_table(:linked_accounts)",
+        "== 20261120182233 AddLinkedAccountsTable: migrated (0.0123s) ===================",
+        "    - execute bundle exec rake db:create db:migrate",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    if fail {
+        lines.push(
+            "    ================================================================================"
+                .into(),
+        );
+        lines.push(
+            "    Error executing action `run` on resource 'execute[rake db:create db:migrate]'"
+                .into(),
+        );
+        lines.push(format!(
+            "Instance {instance} for ASG {group} was ABANDONED.  Fatal error in provisioning."
+        ));
+    } else {
+        lines.push(
+            "Chef Infra Client finished, 212/498 resources updated in 04 minutes 12 seconds".into(),
+        );
+        lines.push("lifecycle hook: CONTINUE".into());
+        lines.push(success_marker.to_string());
+    }
+    lines
+}
+
+async fn provision(ctx: &Context, args: ProvisionArgs) -> Result<()> {
+    require_sandbox_endpoint("provision")?;
+    let aws = ctx.aws().await?;
+    let s = ctx.settings();
+    let env = args.env.as_str();
+    let group = s.migration_group(env);
+    let groups = aws.describe_groups(std::slice::from_ref(&group)).await?;
+    let ids: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.instances.iter().map(|i| i.id.clone()))
+        .collect();
+    let newest = aws
+        .describe_instances(&ids)
+        .await?
+        .into_iter()
+        .filter(|i| i.state == "running")
+        .max_by_key(|i| i.launch_time);
+    let Some(instance) = newest else {
+        return Err(preflight(
+            format!("{group} has no running instance to provision"),
+            format!("start one the runbook's way: `login-release asg-recycle {env} idp`"),
+        ));
+    };
+    let log_group = s.cloud_init_log_group(env);
+    let lines = provision_lines(&s.migration.success_marker, &instance.id, &group, args.fail);
+    let mut plan = Plan::new(format!(
+        "Simulate the provisioning log of {} ({group})",
+        instance.id
+    ))
+    .target(
+        "endpoint",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+    );
+    plan.push(Step::new(
+        "PutLogEvents",
+        format!("{log_group} {}", instance.id),
+        format!(
+            "{} lines, ending {}",
+            lines.len(),
+            if args.fail {
+                "ABANDONED"
+            } else {
+                "with the success marker"
+            }
+        ),
+    ));
+    if ctx.confirm(&plan)? != Go::Apply {
+        return Ok(());
+    }
+    // The group and stream may exist from an earlier run; only "already exists" is fine.
+    let exists = |e: &str| e.contains("ResourceAlreadyExists");
+    if let Err(e) = aws
+        .logs
+        .create_log_group()
+        .log_group_name(&log_group)
+        .send()
+        .await
+    {
+        let m = crate::aws::sdk_message(&e);
+        if !exists(&m) {
+            return Err(crate::aws::call_failed("CreateLogGroup", &e));
+        }
+    }
+    if let Err(e) = aws
+        .logs
+        .create_log_stream()
+        .log_group_name(&log_group)
+        .log_stream_name(&instance.id)
+        .send()
+        .await
+    {
+        let m = crate::aws::sdk_message(&e);
+        if !exists(&m) {
+            return Err(crate::aws::call_failed("CreateLogStream", &e));
+        }
+    }
+    let start = ctx.now().as_millisecond();
+    let mut req = aws
+        .logs
+        .put_log_events()
+        .log_group_name(&log_group)
+        .log_stream_name(&instance.id);
+    for (i, line) in lines.iter().enumerate() {
+        req = req.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + i as i64 * 1000)
+                .message(line)
+                .build()
+                .context("building a log event")?,
+        );
+    }
+    req.send()
+        .await
+        .map_err(|e| crate::aws::call_failed("PutLogEvents", &e))?;
+    ctx.out.success(format!(
+        "wrote {} lines to {log_group} {}",
+        lines.len(),
+        instance.id
+    ));
     Ok(())
 }
 

@@ -367,3 +367,58 @@ fn sandbox_retire_terminates_only_unprotected_surplus() {
         stderr(&again)
     );
 }
+
+/// `sandbox provision` writes what a provisioning migration instance would, so watch-migration
+/// can be rehearsed: the success marker ends it with 0, an abandoned provision with 5.
+#[test]
+fn sandbox_provision_feeds_watch_migration() {
+    let moto = Moto::start();
+    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = crate::support::cmd(home.path());
+        moto.env(&mut c);
+        c.args(args).output().unwrap()
+    };
+    let none = run(&["sandbox", "provision", "prod", "--yes"]);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(
+        stderr(&none).contains("error: prod-migration has no running instance to provision"),
+        "{}",
+        stderr(&none)
+    );
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name("prod-migration")
+            .desired_capacity(1)
+            .send(),
+    )
+    .unwrap();
+    let out = run(&["sandbox", "provision", "prod", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let watched = run(&["watch-migration", "prod", "--timeout", "30s"]);
+    assert_eq!(watched.status.code(), Some(0), "{}", stderr(&watched));
+    assert!(stdout(&watched).contains("db:migrate"));
+    // A second instance that fails: the newest one is followed.
+    next_second();
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name("prod-migration")
+            .desired_capacity(2)
+            .send(),
+    )
+    .unwrap();
+    let out = run(&["sandbox", "provision", "prod", "--fail", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let watched = run(&["watch-migration", "prod", "--timeout", "30s"]);
+    assert_eq!(watched.status.code(), Some(5), "{}", stderr(&watched));
+}
+
+fn next_second() {
+    // Instances launched in the same second share a launch time; "newest" needs a later one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
