@@ -8,7 +8,7 @@ use git2::Oid;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{preflight, Findings};
 use crate::git::push::{publish_branch, LocalBranch};
 use crate::git::remote::Remote;
@@ -377,16 +377,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             short(tip)
         ));
     }
-    match ctx.confirm(&plan)? {
-        Go::DryRun => {
-            doc.status = "dry_run";
-            return finish(ctx, &doc);
-        }
-        Go::Declined => {
-            doc.status = "declined";
-            return finish(ctx, &doc);
-        }
-        Go::Apply => {}
+    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+        doc.status = status;
+        return finish(ctx, &doc);
     }
     if already.is_none() {
         let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)?;

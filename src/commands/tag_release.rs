@@ -5,7 +5,7 @@ use git2::{ObjectType, Oid};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{failed, report, AppError, Findings, Kind};
 use crate::git::push::{push, verify, RefUpdate};
 use crate::git::remote::Remote;
@@ -379,16 +379,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         release_step(&mut plan, g, &existing);
         doc.plan = plan.clone();
         doc.github_release = Some(g.doc("planned", &existing, None));
-        match ctx.confirm(&plan)? {
-            Go::DryRun => {
-                doc.status = "dry_run";
-                return finish(ctx, &doc);
-            }
-            Go::Declined => {
-                doc.status = "declined";
-                return finish(ctx, &doc);
-            }
-            Go::Apply => {}
+        if let Some(status) = ctx.confirm(&plan)?.stopped() {
+            doc.status = status;
+            return finish(ctx, &doc);
         }
         let published = publish(ctx, g, &existing).await?;
         doc.release_url = published.url.clone();
@@ -459,16 +452,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         github_release: gh.as_ref().map(|g| g.doc("planned", &tag, None)),
         plan: plan.clone(),
     };
-    match ctx.confirm(&plan)? {
-        Go::DryRun => {
-            doc.status = "dry_run";
-            return finish(ctx, &doc);
-        }
-        Go::Declined => {
-            doc.status = "declined";
-            return finish(ctx, &doc);
-        }
-        Go::Apply => {}
+    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+        doc.status = status;
+        return finish(ctx, &doc);
     }
 
     let tag_oid = create_tag(&repo, &tag, prod, &message, key.as_ref(), now)?;
