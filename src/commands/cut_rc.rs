@@ -477,7 +477,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         {
             Ok(done) => done,
             Err(e) if p.already_done => return Err(e),
-            Err(e) => return Err(after_push(e, &p.branch, &remote.name)),
+            Err(e) => {
+                return Err(flows::pr_failed_after_push(
+                    e,
+                    "promotion",
+                    &p.branch,
+                    &remote.name,
+                ))
+            }
         };
         match outcome {
             PrOutcome::Created => ctx.out.success(format!(
@@ -518,25 +525,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     }
     finish(ctx, &doc)
-}
-
-/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
-fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
-    let r = crate::error::report(&e);
-    if r.code == crate::error::Kind::Partial.exit_code() {
-        return e;
-    }
-    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
-    crate::error::partial(
-        format!(
-            "pushed {branch} to {remote}, but opening the promotion PR failed: {}",
-            r.message
-        ),
-        format!(
-            "{hint}run the same command again: the branch is in place, so it only opens the PR \
-             (or finds it)"
-        ),
-    )
 }
 
 fn prepare_cut(

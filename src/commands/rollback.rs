@@ -407,7 +407,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         let (pr, outcome) = match opened {
             Ok(done) => done,
             Err(e) if already.is_some() => return Err(e),
-            Err(e) => return Err(after_push(e, &branch, &remote.name)),
+            Err(e) => {
+                return Err(flows::pr_failed_after_push(
+                    e,
+                    "revert",
+                    &branch,
+                    &remote.name,
+                ))
+            }
         };
         let status = match outcome {
             PrOutcome::Created => {
@@ -448,25 +455,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     )
     .await;
     finish(ctx, &doc)
-}
-
-/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
-fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
-    let r = crate::error::report(&e);
-    if r.code == crate::error::Kind::Partial.exit_code() {
-        return e;
-    }
-    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
-    crate::error::partial(
-        format!(
-            "pushed {branch} to {remote}, but opening the revert PR failed: {}",
-            r.message
-        ),
-        format!(
-            "{hint}run the same command again: the branch is in place, so it only opens the PR \
-             (or finds it)"
-        ),
-    )
 }
 
 fn finish(ctx: &Context, doc: &Doc) -> Result<()> {

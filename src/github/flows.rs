@@ -79,6 +79,32 @@ pub async fn open_promotion_pr(
     .await
 }
 
+/// Opening the `kind` PR ("promotion", "revert") failed after its branch was pushed: exit 4,
+/// saying what is done and that running again only opens (or finds) the PR. An error that is
+/// already a partial change passes through as it is.
+pub fn pr_failed_after_push(
+    e: anyhow::Error,
+    kind: &str,
+    branch: &str,
+    remote: &str,
+) -> anyhow::Error {
+    let r = crate::error::report(&e);
+    if r.code == crate::error::Kind::Partial.exit_code() {
+        return e;
+    }
+    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+    crate::error::partial(
+        format!(
+            "pushed {branch} to {remote}, but opening the {kind} PR failed: {}",
+            r.message
+        ),
+        format!(
+            "{hint}run the same command again: the branch is in place, so it only opens the PR \
+             (or finds it)"
+        ),
+    )
+}
+
 /// The merged promotion PR to release, with its RC and how it was merged.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleasePr {
