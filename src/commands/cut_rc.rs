@@ -512,11 +512,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 ctx,
                 crate::slack::Event::PrOpened {
                     app: args.app.name().to_string(),
-                    env: s
-                        .production
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| "prod".to_string()),
+                    env: s.production_env(),
                     rc,
                     url: pr.html_url.clone(),
                 },

@@ -443,11 +443,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 .map(|c| c.repo.name.clone())
                 .or_else(|| github.as_ref().map(|g| g.name.clone()))
                 .unwrap_or_else(|| "release".to_string()),
-            env: s
-                .production
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "prod".to_string()),
+            env: s.production_env(),
             rc: name.parse().ok(),
             reason: args.reason.clone(),
             url: doc.pr.as_ref().and_then(|p| p.url.clone()),

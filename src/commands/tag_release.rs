@@ -300,11 +300,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let rc = gh.as_ref().map(|g| g.found.rc).or(args.rc);
     let github = links::github_repo(&s.github.repository, &remote.url);
 
-    let production_env = s
-        .production
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "prod".to_string());
+    let production_env = s.production_env();
     let mut plan = Plan::new(format!("Tag {prod_name} as {tag}"))
         .target("repository", repo.location().display().to_string())
         .target("remote", remote.describe())
