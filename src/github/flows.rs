@@ -203,24 +203,12 @@ pub fn revert_title(rc: &str) -> String {
     format!("Revert RC {rc}")
 }
 
-/// The PR number in a promotion merge's subject: `Merge pull request #9500 from 18F/...`.
-pub fn pr_number_in_merge_subject(subject: &str) -> Option<u64> {
-    let rest = subject.strip_prefix("Merge pull request #")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn merge_subjects() {
-        assert_eq!(
-            pr_number_in_merge_subject("Merge pull request #9500 from 18F/stages/rc-2026-01-01"),
-            Some(9500)
-        );
-        assert_eq!(pr_number_in_merge_subject("Revert \"x\""), None);
+    fn revert_titles() {
         assert_eq!(revert_title("113.1"), "Revert RC 113.1");
     }
 }
