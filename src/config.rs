@@ -239,6 +239,14 @@ impl Settings {
         self.production.iter().any(|p| p == env)
     }
 
+    /// The environment a release goes to, for announcements: the first production one.
+    pub fn production_env(&self) -> String {
+        self.production
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "prod".to_string())
+    }
+
     pub fn pr_title(&self, rc: &str) -> String {
         Self::expand(&self.release.pr_title, &[("rc", rc)])
     }

@@ -25,6 +25,18 @@ pub enum Go {
     Declined,
 }
 
+impl Go {
+    /// Why nothing is applied, as the `status` the JSON documents report (`dry_run`, `declined`);
+    /// `None` for `Apply`.
+    pub fn stopped(self) -> Option<&'static str> {
+        match self {
+            Go::Apply => None,
+            Go::DryRun => Some("dry_run"),
+            Go::Declined => Some("declined"),
+        }
+    }
+}
+
 pub struct Context {
     pub global: GlobalArgs,
     pub config: Config,

@@ -73,10 +73,6 @@ impl Output {
         self.color
     }
 
-    pub fn stderr_is_tty(&self) -> bool {
-        self.stderr_tty
-    }
-
     /// A status line on stderr (suppressed by `-q`).
     pub fn status(&self, msg: impl AsRef<str>) {
         if !self.quiet {

@@ -223,6 +223,17 @@ pub fn format_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// Whether a URL's host is this machine: `localhost` or a loopback address (`127.x.y.z`, `::1`,
+/// with or without the brackets of a URL).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,6 +198,15 @@ impl Aws {
     }
 }
 
+/// Tags as a map; the Auto Scaling and EC2 SDKs each have their own tag type. A tag without a
+/// key is dropped, one without a value maps to "".
+fn tag_map<'a>(
+    tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    tags.filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
 fn group_from_sdk(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
     Group {
         name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
@@ -206,16 +215,7 @@ fn group_from_sdk(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
         max: g.max_size().unwrap_or(0),
         health_check_type: g.health_check_type().unwrap_or("EC2").to_string(),
         grace_secs: g.health_check_grace_period().unwrap_or(0),
-        tags: g
-            .tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect(),
+        tags: tag_map(g.tags().iter().map(|t| (t.key(), t.value()))),
         instances: g
             .instances()
             .iter()
@@ -236,16 +236,7 @@ fn group_from_sdk(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
 }
 
 fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
-    let tags: BTreeMap<String, String> = i
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect();
+    let tags = tag_map(i.tags().iter().map(|t| (t.key(), t.value())));
     Instance {
         id: i.instance_id().unwrap_or_default().to_string(),
         image_id: i.image_id().unwrap_or_default().to_string(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::aws::capacity::{self, Capacity, Change, Counts, Field};
 use crate::aws::fleet::{Group, ScheduledAction, RECYCLE_ONCE};
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{failed, preflight, AppError, Kind};
 use crate::plan::{self, Plan, Step};
 use crate::types::Env;
@@ -247,19 +247,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             after,
         },
     };
-    match outcome {
-        Go::DryRun | Go::Declined => {
-            if ctx.out.is_json() {
-                let o = if outcome == Go::DryRun {
-                    "dry_run"
-                } else {
-                    "declined"
-                };
-                ctx.out.json("asg-size", &doc(o, None))?;
-            }
-            return Ok(());
+    if let Some(stopped) = outcome.stopped() {
+        if ctx.out.is_json() {
+            ctx.out.json("asg-size", &doc(stopped, None))?;
         }
-        Go::Apply => {}
+        return Ok(());
     }
     aws.update_group_capacity(&name, field, count).await?;
 

@@ -10,7 +10,7 @@ use crate::error::{report, AppError, Kind};
 use crate::plan::when;
 use crate::recycle::run::{self, RecycleOutcome, ScaleRemoveOutcome, ScaleRemoveRequest, Status};
 use crate::recycle::scale_in::Direction;
-use crate::recycle::{watch, Clock, RealClock, Target};
+use crate::recycle::{Clock, RealClock, Target};
 use crate::types::Env;
 
 /// Recycle a role so its instances read new configuration, then remove the old instances.
@@ -74,16 +74,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     if applied && args.then_remove_old {
         let clock = RealClock::starting_at(ctx.now());
-        let left =
-            std::time::Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
-        let mut progress = ctx
-            .out
-            .progress(watch::countdown("the scale-down", at, left));
-        watch::wait_until(&clock, at, watch::TICK, |left| {
-            progress.set(watch::countdown("the scale-down", at, left))
-        })
-        .await;
-        progress.finish();
+        run::wait_for_scale_down(ctx, &clock, at).await;
         let mut remove = ScaleRemoveRequest::new(env, Target::All, Direction::Old);
         remove.only = Some(outcome.recycle.recycle.role_groups());
         // No further waiting: the default spin-down is at least twice the grace period, so the

@@ -8,7 +8,7 @@ use git2::Oid;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{preflight, usage, Findings};
 use crate::git::push::{publish_branch, LocalBranch};
 use crate::git::remote::Remote;
@@ -439,16 +439,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         ));
     }
 
-    match ctx.confirm(&plan)? {
-        Go::DryRun => {
-            doc.status = "dry_run";
-            return finish(ctx, &doc);
-        }
-        Go::Declined => {
-            doc.status = "declined";
-            return finish(ctx, &doc);
-        }
-        Go::Apply => {}
+    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+        doc.status = status;
+        return finish(ctx, &doc);
     }
 
     if !p.already_done {
@@ -484,7 +477,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         {
             Ok(done) => done,
             Err(e) if p.already_done => return Err(e),
-            Err(e) => return Err(after_push(e, &p.branch, &remote.name)),
+            Err(e) => {
+                return Err(flows::pr_failed_after_push(
+                    e,
+                    "promotion",
+                    &p.branch,
+                    &remote.name,
+                ))
+            }
         };
         match outcome {
             PrOutcome::Created => ctx.out.success(format!(
@@ -512,11 +512,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 ctx,
                 crate::slack::Event::PrOpened {
                     app: args.app.name().to_string(),
-                    env: s
-                        .production
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| "prod".to_string()),
+                    env: s.production_env(),
                     rc,
                     url: pr.html_url.clone(),
                 },
@@ -525,25 +521,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     }
     finish(ctx, &doc)
-}
-
-/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
-fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
-    let r = crate::error::report(&e);
-    if r.code == crate::error::Kind::Partial.exit_code() {
-        return e;
-    }
-    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
-    crate::error::partial(
-        format!(
-            "pushed {branch} to {remote}, but opening the promotion PR failed: {}",
-            r.message
-        ),
-        format!(
-            "{hint}run the same command again: the branch is in place, so it only opens the PR \
-             (or finds it)"
-        ),
-    )
 }
 
 fn prepare_cut(

@@ -8,7 +8,7 @@ use git2::Oid;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{preflight, Findings};
 use crate::git::push::{publish_branch, LocalBranch};
 use crate::git::remote::Remote;
@@ -377,16 +377,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             short(tip)
         ));
     }
-    match ctx.confirm(&plan)? {
-        Go::DryRun => {
-            doc.status = "dry_run";
-            return finish(ctx, &doc);
-        }
-        Go::Declined => {
-            doc.status = "declined";
-            return finish(ctx, &doc);
-        }
-        Go::Apply => {}
+    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+        doc.status = status;
+        return finish(ctx, &doc);
     }
     if already.is_none() {
         let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)?;
@@ -414,7 +407,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         let (pr, outcome) = match opened {
             Ok(done) => done,
             Err(e) if already.is_some() => return Err(e),
-            Err(e) => return Err(after_push(e, &branch, &remote.name)),
+            Err(e) => {
+                return Err(flows::pr_failed_after_push(
+                    e,
+                    "revert",
+                    &branch,
+                    &remote.name,
+                ))
+            }
         };
         let status = match outcome {
             PrOutcome::Created => {
@@ -443,11 +443,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 .map(|c| c.repo.name.clone())
                 .or_else(|| github.as_ref().map(|g| g.name.clone()))
                 .unwrap_or_else(|| "release".to_string()),
-            env: s
-                .production
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "prod".to_string()),
+            env: s.production_env(),
             rc: name.parse().ok(),
             reason: args.reason.clone(),
             url: doc.pr.as_ref().and_then(|p| p.url.clone()),
@@ -455,25 +451,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     )
     .await;
     finish(ctx, &doc)
-}
-
-/// A GitHub failure after the branch was pushed: exit 4, saying what is done and how to resume.
-fn after_push(e: anyhow::Error, branch: &str, remote: &str) -> anyhow::Error {
-    let r = crate::error::report(&e);
-    if r.code == crate::error::Kind::Partial.exit_code() {
-        return e;
-    }
-    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
-    crate::error::partial(
-        format!(
-            "pushed {branch} to {remote}, but opening the revert PR failed: {}",
-            r.message
-        ),
-        format!(
-            "{hint}run the same command again: the branch is in place, so it only opens the PR \
-             (or finds it)"
-        ),
-    )
 }
 
 fn finish(ctx: &Context, doc: &Doc) -> Result<()> {

@@ -5,7 +5,7 @@ use git2::{ObjectType, Oid};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{failed, report, AppError, Findings, Kind};
 use crate::git::push::{push, verify, RefUpdate};
 use crate::git::remote::Remote;
@@ -300,11 +300,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let rc = gh.as_ref().map(|g| g.found.rc).or(args.rc);
     let github = links::github_repo(&s.github.repository, &remote.url);
 
-    let production_env = s
-        .production
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "prod".to_string());
+    let production_env = s.production_env();
     let mut plan = Plan::new(format!("Tag {prod_name} as {tag}"))
         .target("repository", repo.location().display().to_string())
         .target("remote", remote.describe())
@@ -379,16 +375,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         release_step(&mut plan, g, &existing);
         doc.plan = plan.clone();
         doc.github_release = Some(g.doc("planned", &existing, None));
-        match ctx.confirm(&plan)? {
-            Go::DryRun => {
-                doc.status = "dry_run";
-                return finish(ctx, &doc);
-            }
-            Go::Declined => {
-                doc.status = "declined";
-                return finish(ctx, &doc);
-            }
-            Go::Apply => {}
+        if let Some(status) = ctx.confirm(&plan)?.stopped() {
+            doc.status = status;
+            return finish(ctx, &doc);
         }
         let published = publish(ctx, g, &existing).await?;
         doc.release_url = published.url.clone();
@@ -459,16 +448,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         github_release: gh.as_ref().map(|g| g.doc("planned", &tag, None)),
         plan: plan.clone(),
     };
-    match ctx.confirm(&plan)? {
-        Go::DryRun => {
-            doc.status = "dry_run";
-            return finish(ctx, &doc);
-        }
-        Go::Declined => {
-            doc.status = "declined";
-            return finish(ctx, &doc);
-        }
-        Go::Apply => {}
+    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+        doc.status = status;
+        return finish(ctx, &doc);
     }
 
     let tag_oid = create_tag(&repo, &tag, prod, &message, key.as_ref(), now)?;

@@ -314,37 +314,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
 /// The group must exist, and the stream when one is named: exit 3 with a did-you-mean.
 async fn preflight(ctx: &Context, group: &str, stream: Option<&str>) -> Result<()> {
     let aws = ctx.aws().await?;
-    let mut tries = 0;
-    loop {
-        match cloudwatch::group_exists(aws, group).await? {
-            Exists::Yes => break,
-            Exists::Throttled if tries < 5 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_secs(1 << tries)).await;
-            }
-            Exists::Throttled => {
-                return Err(error::failed(
-                    "CloudWatch Logs kept throttling DescribeLogGroups",
-                    "wait a minute and run again",
-                ))
-            }
-            Exists::No => {
-                let names = cloudwatch::group_names(aws, 5).await.unwrap_or_default();
-                let guess = similar(group, &names, 3);
-                let hint = if guess.is_empty() {
-                    format!(
-                        "check the name and the region ({}); `aws logs describe-log-groups` lists them",
-                        aws.region
-                    )
-                } else {
-                    format!("did you mean {}?", quoted(&guess))
-                };
-                return Err(error::preflight(
-                    format!("log group `{group}` does not exist in {}", aws.region),
-                    hint,
-                ));
-            }
-        }
+    if !cloudwatch::group_exists_patiently(aws, group).await? {
+        let names = cloudwatch::group_names(aws, 5).await.unwrap_or_default();
+        let guess = similar(group, &names, 3);
+        let hint = if guess.is_empty() {
+            format!(
+                "check the name and the region ({}); `aws logs describe-log-groups` lists them",
+                aws.region
+            )
+        } else {
+            format!("did you mean {}?", quoted(&guess))
+        };
+        return Err(error::preflight(
+            format!("log group `{group}` does not exist in {}", aws.region),
+            hint,
+        ));
     }
     let Some(stream) = stream else {
         return Ok(());

@@ -415,36 +415,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
 
 /// The log group must exist: exit 3 with the setting to fix and a did-you-mean.
 async fn check_log_group(aws: &Aws, group: &str) -> Result<()> {
-    let mut tries = 0;
-    loop {
-        match cloudwatch::group_exists(aws, group).await? {
-            Exists::Yes => return Ok(()),
-            Exists::Throttled if tries < 5 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_secs(1 << tries)).await;
-            }
-            Exists::Throttled => {
-                return Err(error::failed(
-                    "CloudWatch Logs kept throttling DescribeLogGroups",
-                    "wait a minute and run again",
-                ))
-            }
-            Exists::No => {
-                let names = cloudwatch::group_names(aws, 5).await.unwrap_or_default();
-                let guess = similar(group, &names, 1);
-                let mut hint = String::from(
-                    "the group comes from the setting naming.cloud_init_log_group (`login-release config`)",
-                );
-                if let Some(g) = guess.first() {
-                    hint = format!("did you mean `{g}`? {hint}");
-                }
-                return Err(error::preflight(
-                    format!("log group `{group}` does not exist in {}", aws.region),
-                    hint,
-                ));
-            }
-        }
+    if cloudwatch::group_exists_patiently(aws, group).await? {
+        return Ok(());
     }
+    let names = cloudwatch::group_names(aws, 5).await.unwrap_or_default();
+    let guess = similar(group, &names, 1);
+    let mut hint = String::from(
+        "the group comes from the setting naming.cloud_init_log_group (`login-release config`)",
+    );
+    if let Some(g) = guess.first() {
+        hint = format!("did you mean `{g}`? {hint}");
+    }
+    Err(error::preflight(
+        format!("log group `{group}` does not exist in {}", aws.region),
+        hint,
+    ))
 }
 
 /// The newest running instance of the source (by launch time, then id).

@@ -587,13 +587,7 @@ pub fn parse_api_url(api: &str) -> Result<Url> {
         .into()
     };
     let u = Url::parse(api.trim()).map_err(|_| bad("is not a URL"))?;
-    let host = u.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = crate::types::is_loopback_host(u.host_str().unwrap_or(""));
     match u.scheme() {
         "https" => {}
         "http" if loopback => {}

@@ -79,6 +79,32 @@ pub async fn open_promotion_pr(
     .await
 }
 
+/// Opening the `kind` PR ("promotion", "revert") failed after its branch was pushed: exit 4,
+/// saying what is done and that running again only opens (or finds) the PR. An error that is
+/// already a partial change passes through as it is.
+pub fn pr_failed_after_push(
+    e: anyhow::Error,
+    kind: &str,
+    branch: &str,
+    remote: &str,
+) -> anyhow::Error {
+    let r = crate::error::report(&e);
+    if r.code == crate::error::Kind::Partial.exit_code() {
+        return e;
+    }
+    let hint = r.hint.map(|h| format!("{h}; then ")).unwrap_or_default();
+    crate::error::partial(
+        format!(
+            "pushed {branch} to {remote}, but opening the {kind} PR failed: {}",
+            r.message
+        ),
+        format!(
+            "{hint}run the same command again: the branch is in place, so it only opens the PR \
+             (or finds it)"
+        ),
+    )
+}
+
 /// The merged promotion PR to release, with its RC and how it was merged.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleasePr {
@@ -177,24 +203,12 @@ pub fn revert_title(rc: &str) -> String {
     format!("Revert RC {rc}")
 }
 
-/// The PR number in a promotion merge's subject: `Merge pull request #9500 from 18F/...`.
-pub fn pr_number_in_merge_subject(subject: &str) -> Option<u64> {
-    let rest = subject.strip_prefix("Merge pull request #")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn merge_subjects() {
-        assert_eq!(
-            pr_number_in_merge_subject("Merge pull request #9500 from 18F/stages/rc-2026-01-01"),
-            Some(9500)
-        );
-        assert_eq!(pr_number_in_merge_subject("Revert \"x\""), None);
+    fn revert_titles() {
         assert_eq!(revert_title("113.1"), "Revert RC 113.1");
     }
 }

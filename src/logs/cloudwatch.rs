@@ -132,6 +132,28 @@ pub async fn group_exists(aws: &Aws, group: &str) -> Result<Exists> {
     Ok(Exists::No)
 }
 
+/// Whether the log group exists, asking again (2s, 4s, ... 32s apart) while CloudWatch Logs
+/// throttles; still throttled after that is a failure (exit 1).
+pub async fn group_exists_patiently(aws: &Aws, group: &str) -> Result<bool> {
+    let mut tries = 0;
+    loop {
+        match group_exists(aws, group).await? {
+            Exists::Yes => return Ok(true),
+            Exists::No => return Ok(false),
+            Exists::Throttled if tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1 << tries)).await;
+            }
+            Exists::Throttled => {
+                return Err(crate::error::failed(
+                    "CloudWatch Logs kept throttling DescribeLogGroups",
+                    "wait a minute and run again",
+                ))
+            }
+        }
+    }
+}
+
 /// Whether the stream exists in the group (exact name). A missing group is `No`.
 pub async fn stream_exists(aws: &Aws, group: &str, stream: &str) -> Result<Exists> {
     let mut pages = aws

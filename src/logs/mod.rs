@@ -49,10 +49,6 @@ impl LinePrinter {
         }
         !self.closed
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
 }
 
 /// Ctrl-C for the loops that handle it themselves, listening from the moment it is created (a
@@ -90,11 +86,6 @@ impl Default for Interrupt {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Milliseconds since the epoch, as CloudWatch Logs counts.
-pub fn millis(t: Timestamp) -> i64 {
-    t.as_millisecond()
 }
 
 /// Up to `max` names that look like `wanted`: the closest by edit distance, or names that contain
@@ -144,7 +135,6 @@ mod tests {
         );
         assert!(parse_since("yesterday", now).is_err());
         assert!(parse_since("-5m", now).is_err());
-        assert_eq!(millis("1970-01-01T00:00:01Z".parse().unwrap()), 1000);
     }
 
     #[test]

@@ -645,6 +645,20 @@ fn plan_scale_in(
     p
 }
 
+/// Counts down to the recycle's scale-down time `at` on a progress line (a spinner on a
+/// terminal), for `--wait` and `config-recycle --then-remove-old`.
+pub async fn wait_for_scale_down(ctx: &Context, clock: &RealClock, at: Timestamp) {
+    let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
+    let mut progress = ctx
+        .out
+        .progress(watch::countdown("the scale-down", at, left));
+    watch::wait_until(clock, at, watch::TICK, |left| {
+        progress.set(watch::countdown("the scale-down", at, left))
+    })
+    .await;
+    progress.finish();
+}
+
 /// Preflight, plan, confirm, apply and verify a scale-in.
 pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<ScaleRemoveOutcome> {
     if req.wait && !req.preapproved {
@@ -664,15 +678,7 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
                 "waiting until {} for the recycle's scale-down",
                 when(at, now)
             ));
-            let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
-            let mut progress = ctx
-                .out
-                .progress(watch::countdown("the scale-down", at, left));
-            watch::wait_until(&clock, at, watch::TICK, |left| {
-                progress.set(watch::countdown("the scale-down", at, left))
-            })
-            .await;
-            progress.finish();
+            wait_for_scale_down(ctx, &clock, at).await;
             (fleet, instances) = scale_in_facts(ctx, aws, req).await?;
             now = whole_second(clock.now());
             planned = plan_scale_in(ctx, req, &fleet, &instances, now);

@@ -133,11 +133,7 @@ pub fn is_loopback_url(url: &str) -> bool {
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
+    crate::types::is_loopback_host(host)
 }
 
 /// One commit of the sandbox history.

@@ -226,13 +226,7 @@ fn check_webhook_url(url: &str) -> Result<(), PostError> {
         )
     };
     let u = reqwest::Url::parse(url).map_err(|_| bad())?;
-    let host = u.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = crate::types::is_loopback_host(u.host_str().unwrap_or(""));
     match u.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
