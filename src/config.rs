@@ -371,11 +371,8 @@ impl Config {
                 continue;
             }
             let Some(def) = KEYS.iter().find(|d| env_name(d.key) == var) else {
-                let guess = KEYS
-                    .iter()
-                    .map(|d| env_name(d.key))
-                    .min_by_key(|n| strsim::levenshtein(n, &var))
-                    .filter(|n| strsim::levenshtein(n, &var) <= 3);
+                let names: Vec<String> = KEYS.iter().map(|d| env_name(d.key)).collect();
+                let guess = crate::error::closest(&var, &names, 3);
                 warnings.push(match guess {
                     Some(g) => format!("ignoring unknown setting {var} (did you mean {g}?)"),
                     None => format!(
@@ -431,11 +428,7 @@ fn find_key(key: &str) -> Option<&'static KeyDef> {
 }
 
 fn unknown_key(key: &str, file: &str) -> anyhow::Error {
-    let guess = KEYS
-        .iter()
-        .map(|d| d.key)
-        .min_by_key(|k| strsim::levenshtein(k, key))
-        .filter(|k| strsim::levenshtein(k, key) <= 3);
+    let guess = crate::error::closest(key, KEYS.iter().map(|d| d.key), 3);
     let hint = match guess {
         Some(g) => format!("did you mean `{g}`? `login-release config` lists every key"),
         None => "`login-release config` lists every key".to_string(),

@@ -89,6 +89,24 @@ pub fn watched(message: impl Into<String>) -> anyhow::Error {
     AppError::new(Kind::Watched, message).into()
 }
 
+/// The candidate closest to what was typed, for a "did you mean" hint: within `max_edits`
+/// (Levenshtein) and not the typed text itself. Ties go to the first candidate. For short names
+/// (environments, roles, setting keys); long ones (log groups, documents) use `logs::similar`.
+pub fn closest<'a, S: AsRef<str> + ?Sized + 'a>(
+    typed: &str,
+    candidates: impl IntoIterator<Item = &'a S>,
+    max_edits: usize,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(AsRef::as_ref)
+        .filter(|c| *c != typed)
+        .map(|c| (strsim::levenshtein(c, typed), c))
+        .filter(|(d, _)| *d <= max_edits)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// The exit code, the one-line message and the hint for any error a command returned.
 pub struct Report {
     pub code: u8,
@@ -203,6 +221,21 @@ mod tests {
         let r = report(&anyhow::anyhow!("boom"));
         assert_eq!(r.code, 1);
         assert!(r.hint.is_none());
+    }
+
+    #[test]
+    fn closest_names_within_a_few_edits() {
+        let roles = ["idp", "worker", "pivcac"];
+        assert_eq!(closest("ipd", &roles, 2), Some("idp"));
+        assert_eq!(closest("pivcca", &roles, 2), Some("pivcac"));
+        assert_eq!(closest("analytics", &roles, 3), None);
+        assert_eq!(
+            closest("idp", &roles, 3),
+            None,
+            "the typed name itself is no suggestion"
+        );
+        let owned = vec!["prod".to_string(), "int".to_string()];
+        assert_eq!(closest("prd", &owned, 2), Some("prod"));
     }
 
     #[test]

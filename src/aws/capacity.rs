@@ -301,16 +301,9 @@ pub fn missing_group(
             hint: "check the environment name, AWS_REGION and the credentials (`aws-vault exec <env>-power --`)".to_string(),
         };
     }
-    let closest = |candidates: &[String], to: &str| {
-        candidates
-            .iter()
-            .min_by_key(|c| strsim::levenshtein(c, to))
-            .filter(|c| strsim::levenshtein(c, to) <= 3)
-            .cloned()
-    };
     let known_role = settings.roles.iter().any(|r| r == role) || roles.iter().any(|r| r == role);
     if known_role {
-        let guess = closest(env_groups, &wanted);
+        let guess = crate::error::closest(&wanted, env_groups, 3);
         Problem {
             message: format!("no Auto Scaling Group {wanted} in {where_}"),
             hint: match guess {
@@ -322,7 +315,7 @@ pub fn missing_group(
             },
         }
     } else {
-        let guess = closest(&roles, role);
+        let guess = crate::error::closest(role, &roles, 3);
         Problem {
             message: format!("unknown role `{role}` in {env}: there is no group {wanted}"),
             hint: match guess {

@@ -30,14 +30,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         entries.retain(|e| e.key == key);
         if entries.is_empty() {
             let all: Vec<&str> = ctx.config.entries().iter().map(|e| e.key).collect();
-            let guess = all
-                .iter()
-                .min_by_key(|k| strsim::levenshtein(k, key))
-                .copied()
-                .unwrap_or("");
+            let hint = match crate::error::closest(key, all.iter().copied(), 3) {
+                Some(g) => format!("did you mean `{g}`? `login-release config` lists every key"),
+                None => "`login-release config` lists every key".to_string(),
+            };
             return Err(crate::error::usage(
                 format!("unknown setting `{key}`"),
-                format!("did you mean `{guess}`? `login-release config` lists every key"),
+                hint,
             ));
         }
     }

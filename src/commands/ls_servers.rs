@@ -324,10 +324,7 @@ fn groups_of(instances: &[Instance], settings: &crate::config::Settings, env: &s
 }
 
 fn unknown_role(env: &str, role: &str, group: &str, roles: &[String]) -> anyhow::Error {
-    let guess = roles
-        .iter()
-        .min_by_key(|r| strsim::levenshtein(r, role))
-        .filter(|r| strsim::levenshtein(r, role) <= 3);
+    let guess = crate::error::closest(role, roles, 3);
     let list = if roles.is_empty() {
         "none".to_string()
     } else {
@@ -375,10 +372,7 @@ async fn unknown_env(
             aws.region
         )
     } else {
-        let guess = envs
-            .iter()
-            .min_by_key(|e| strsim::levenshtein(e, env))
-            .filter(|e| strsim::levenshtein(e, env) <= 3);
+        let guess = crate::error::closest(env, &envs, 3);
         match guess {
             Some(g) => format!("did you mean `{g}`? environments here: {}", envs.join(", ")),
             None => format!("environments here: {}", envs.join(", ")),

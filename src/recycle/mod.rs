@@ -119,11 +119,7 @@ pub fn missing_group(
     let name = settings.asg_name(env, role);
     let mine = env_groups(settings, env, all_groups);
     if mine.is_empty() {
-        let mut envs: Vec<&String> = settings.environments.iter().collect();
-        envs.sort_by_key(|e| strsim::levenshtein(e, env));
-        let guess = envs
-            .first()
-            .filter(|e| strsim::levenshtein(e, env) <= 2 && e.as_str() != env);
+        let guess = crate::error::closest(env, &settings.environments, 2);
         let hint = match guess {
             Some(g) => format!("did you mean `{g}`? Otherwise check that your credentials are for {env}'s account and region"),
             None => format!("check the environment name, and that your credentials are for {env}'s account and region"),
@@ -140,10 +136,7 @@ pub fn missing_group(
         .iter()
         .filter_map(|g| role_of(settings, env, &g.name))
         .collect();
-    let guess = roles
-        .iter()
-        .filter(|r| strsim::levenshtein(r, role) <= 2)
-        .min_by_key(|r| strsim::levenshtein(r, role));
+    let guess = crate::error::closest(role, &roles, 2);
     let names: Vec<&str> = mine.iter().map(|g| g.name.as_str()).collect();
     let hint = match guess {
         Some(g) => format!("did you mean `{g}`? {env} has: {}", names.join(", ")),
