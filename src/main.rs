@@ -64,9 +64,11 @@ fn init_tracing(global: &login_release::cli::GlobalArgs) {
                 && std::io::stderr().is_terminal()
         }
     };
+    // By default only our own warnings: the SDK's (a region looked up from instance metadata
+    // that is not there, say) are noise next to the one error line that follows them.
     let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => "login_release=warn,error",
         (false, 1) => "login_release=debug,info",
         (false, _) => "trace",
     };

@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use crate::cli::Command;
 use crate::context::Context;
+use crate::output::Format;
 
 pub mod asg_recycle;
 pub mod asg_size;
@@ -24,7 +25,35 @@ pub mod tag_release;
 pub mod tail_logs;
 pub mod watch_migration;
 
+/// The row formats (`--output tsv|ids`) a command prints; every command prints text and json.
+fn row_formats(command: &Command) -> &'static [Format] {
+    match command {
+        Command::LsServers(_) => &[Format::Tsv, Format::Ids],
+        Command::TailLogs(_) | Command::SsmCommand(_) | Command::PassengerRestart(_) => {
+            &[Format::Tsv]
+        }
+        _ => &[],
+    }
+}
+
+/// `--output tsv` on a command without rows is a usage error, not text in disguise: a script
+/// that parses tab-separated output must not silently get a table.
+fn check_format(ctx: &Context, command: &Command) -> Result<()> {
+    let format = ctx.out.format;
+    if matches!(format, Format::Text | Format::Json) || row_formats(command).contains(&format) {
+        return Ok(());
+    }
+    let name = clap::ValueEnum::to_possible_value(&format)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    Err(crate::error::usage(
+        format!("--output {name} is not available for this command"),
+        "use --output text or --output json (tsv: ls-servers, tail-logs, ssm-command; ids: ls-servers)",
+    ))
+}
+
 pub async fn run(ctx: &Context, command: Command) -> Result<()> {
+    check_format(ctx, &command)?;
     match command {
         Command::Changelog(args) => changelog::run(ctx, args).await,
         Command::CutRc(args) => cut_rc::run(ctx, args).await,

@@ -93,3 +93,33 @@ fn usage_errors_exit_two() {
     let out = cmd(home.path()).args(["no-such-command"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn row_formats_only_where_a_command_has_rows() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path()).args(["config", "--output", "tsv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        stderr(&out),
+        "error: --output tsv is not available for this command\n\
+         help: use --output text or --output json (tsv: ls-servers, tail-logs, ssm-command; ids: ls-servers)\n"
+    );
+}
+
+#[test]
+fn no_region_is_one_error_line_without_sdk_noise() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .args(["asg-size", "prod", "idp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        stderr(&out),
+        "error: no AWS region is configured\n\
+         help: set AWS_REGION (login.gov uses us-west-2), or run under `aws-vault exec <profile> --`\n"
+    );
+}
