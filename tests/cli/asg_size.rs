@@ -285,3 +285,42 @@ fn counts_must_be_whole_numbers() {
     assert_eq!(f.run(&["prod", "idp", "--max"]).status.code(), Some(2));
     assert_eq!(f.capacity("prod-idp"), (4, 0, 16));
 }
+
+/// Throttling: the SDK retries with backoff (standard mode), then one error line says what to
+/// do. A local server stands in for an AWS endpoint that throttles every call.
+#[test]
+fn throttling_is_retried_then_reported_with_the_fix() {
+    use crate::support::http::{HttpServer, Response};
+    let aws = HttpServer::start();
+    let throttled = Response::text(
+        400,
+        "<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error>\
+         <Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>\
+         <RequestId>3f1c0a52-0000-4000-8000-000000000000</RequestId></ErrorResponse>",
+    )
+    .header("content-type", "text/xml");
+    aws.route("POST", "/", throttled);
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::support::cmd(home.path())
+        .env("AWS_ENDPOINT_URL", &aws.url)
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "3")
+        .args(["asg-size", "prod", "idp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // asg-size reads the group and its scheduled actions concurrently; either may fail first.
+    assert!(err.starts_with("error: Describe"), "{err}");
+    assert!(
+        err.contains(" failed: Throttling: Rate exceeded\n"),
+        "{err}"
+    );
+    assert!(err.ends_with("help: AWS is throttling requests and retries did not help; wait a minute and run again\n"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    // Each of the two calls was tried 3 times (AWS_MAX_ATTEMPTS) before giving up.
+    assert!(aws.requests_to("POST", "/").len() >= 3, "the SDK retried");
+}

@@ -97,7 +97,10 @@ fn usage_errors_exit_two() {
 #[test]
 fn row_formats_only_where_a_command_has_rows() {
     let home = tempfile::tempdir().unwrap();
-    let out = cmd(home.path()).args(["config", "--output", "tsv"]).output().unwrap();
+    let out = cmd(home.path())
+        .args(["config", "--output", "tsv"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).is_empty());
     assert_eq!(
