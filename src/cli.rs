@@ -93,7 +93,7 @@ pub enum Command {
     SsmCommand(commands::ssm_command::Args),
     /// Restart passenger on a role's instances (unsafe in production).
     PassengerRestart(commands::passenger_restart::Args),
-    /// Start, inspect or stop the local rehearsal sandbox.
+    /// Start, inspect or stop the local rehearsal sandbox, and play the AWS parts it cannot.
     Sandbox(commands::sandbox::Args),
     /// Print the effective settings and where each came from.
     Config(commands::config::Args),
