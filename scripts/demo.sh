@@ -69,9 +69,10 @@ step "A second recycle is refused while this one is in progress" \
   asg-recycle prod idp --yes || echo "(refused as expected: exit $?)"
 
 banner "Simulated: 5 minutes later the scheduled scale-outs run (the emulator never runs scheduled actions)"
-"$BIN" -q sandbox scale-out prod idp --yes
-"$BIN" -q sandbox scale-out prod worker --yes
-step "New and old instances side by side, with load-balancer health" \
+RELEASE_SHA=$(git -C "$REPO" rev-parse origin/stages/prod)   # what the new instances boot
+"$BIN" -q sandbox scale-out prod idp --gitsha "$RELEASE_SHA" --yes
+"$BIN" -q sandbox scale-out prod worker --gitsha "$RELEASE_SHA" --yes
+step "New and old instances side by side (see the sha column), with load-balancer health" \
   ls-servers -e prod -r idp
 step "Capacity during the recycle" \
   asg-size prod idp

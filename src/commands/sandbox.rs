@@ -77,6 +77,10 @@ pub struct ScaleOutArgs {
     /// one-time action once it ran).
     #[arg(long, default_value = DELAYED_SCALE_OUT, value_name = "NAME")]
     pub action: String,
+    /// Tag the instances launched from now on with this deployed sha (`gitsha:<role>`), as chef
+    /// does on instances that boot the new release.
+    #[arg(long, value_name = "SHA")]
+    pub gitsha: Option<crate::types::GitSha>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,7 +265,8 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
     let seeded = seed(
         &aws,
         ctx.settings(),
-        &FleetSpec::prod_shaped(env, &facts.main_sha),
+        // Production runs what stages/prod holds; the release's instances get main's sha.
+        &FleetSpec::prod_shaped(env, &facts.prod_sha),
     )
     .await?;
 
@@ -721,6 +726,17 @@ async fn scale_out(ctx: &Context, args: ScaleOutArgs) -> Result<()> {
         ),
         _ => String::new(),
     };
+    if let Some(sha) = &args.gitsha {
+        plan.push(Step::new(
+            "CreateOrUpdateTags",
+            &name,
+            format!(
+                "gitsha:{} = {} for the instances it launches",
+                args.role,
+                sha.short()
+            ),
+        ));
+    }
     plan.push(Step::new(
         "UpdateAutoScalingGroup",
         &name,
@@ -736,6 +752,21 @@ async fn scale_out(ctx: &Context, args: ScaleOutArgs) -> Result<()> {
     match ctx.confirm(&plan)? {
         Go::Apply => {}
         Go::DryRun | Go::Declined => return Ok(()),
+    }
+    if let Some(sha) = &args.gitsha {
+        let tag = aws_sdk_autoscaling::types::Tag::builder()
+            .resource_id(&name)
+            .resource_type("auto-scaling-group")
+            .key(format!("gitsha:{}", args.role))
+            .value(sha.as_str())
+            .propagate_at_launch(true)
+            .build();
+        aws.autoscaling
+            .create_or_update_tags()
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| crate::aws::call_failed("CreateOrUpdateTags", &e))?;
     }
     aws.update_group_capacity(&name, Field::Desired, desired)
         .await?;

@@ -422,3 +422,42 @@ fn next_second() {
     // Instances launched in the same second share a launch time; "newest" needs a later one.
     std::thread::sleep(std::time::Duration::from_millis(1100));
 }
+
+/// `sandbox scale-out --gitsha` tags what the scale-out launches, so old and new instances show
+/// different shas in ls-servers, as in production.
+#[test]
+fn sandbox_scale_out_tags_the_new_instances_with_the_release_sha() {
+    let moto = Moto::start();
+    let old_sha = "a".repeat(40);
+    let new_sha = "b".repeat(40);
+    moto.seed(&FleetSpec::prod_shaped("prod", &old_sha));
+    let home = tempfile::tempdir().unwrap();
+    let mut c = crate::support::cmd(home.path());
+    moto.env(&mut c);
+    let out = c
+        .args([
+            "sandbox",
+            "scale-out",
+            "prod",
+            "idp",
+            "6",
+            "--gitsha",
+            &new_sha,
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let g = &moto
+        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
+        .unwrap()[0];
+    let ids: Vec<String> = g.instances.iter().map(|i| i.id.clone()).collect();
+    let instances = moto.block_on(moto.aws.describe_instances(&ids)).unwrap();
+    let count = |sha: &str| {
+        instances
+            .iter()
+            .filter(|i| i.tags.get("gitsha:idp").map(String::as_str) == Some(sha))
+            .count()
+    };
+    assert_eq!((count(&old_sha), count(&new_sha)), (4, 2));
+}
