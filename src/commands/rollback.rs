@@ -16,7 +16,7 @@ use crate::git::repo::Repo;
 use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
-use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome};
+use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome, Status};
 use crate::release::{links, rc};
 use crate::types::{GitSha, RcNumber};
 
@@ -43,9 +43,10 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 
-    /// First take the new instances of ENV out of service, as `scale-remove-new-instances ENV
-    /// ALL` does (cancelling a recycle in progress), with its own plan and confirmation; then
-    /// the git half. Needs AWS credentials (aws-vault exec prod-power --).
+    /// Also take the new instances of ENV out of service, as `scale-remove-new-instances ENV
+    /// ALL` does (cancelling a recycle in progress), with its own plan and confirmation. The git
+    /// checks run first (a failing one changes nothing); the fleet goes before the push. Needs AWS
+    /// credentials (aws-vault exec prod-power --).
     #[arg(long, value_name = "ENV", add = clap_complete::ArgValueCandidates::new(crate::docs::environments))]
     pub fleet: Option<crate::types::Env>,
 }
@@ -117,16 +118,6 @@ async fn rc_of_promotion(ctx: &Context, client: &Client, pr: u64) -> Option<RcNu
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
-    // The quick rollback first: it relieves production in minutes, the revert PR takes longer.
-    let fleet = match &args.fleet {
-        Some(env) => Some(rollback_fleet(ctx, env).await.map_err(|e| {
-            // Keeps the fleet error's exit code and hint; says the git half did not run.
-            e.context(format!(
-                "rollback --fleet {env} stopped before the git half"
-            ))
-        })?),
-        None => None,
-    };
     let s = ctx.settings();
     let repo = Repo::open(ctx.repo_dir())?;
     let remote = Remote::new(&repo, &s.git.remote, s.git.fetch_with_cli)?;
@@ -329,6 +320,35 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     );
     plan.note("the working tree and the checked-out branch are not touched");
 
+    // Every git check has passed: now the quick rollback, which relieves production in minutes
+    // (the revert PR takes longer). It has its own plan and confirmation.
+    let fleet = match &args.fleet {
+        Some(env) => Some(rollback_fleet(ctx, env).await.map_err(|e| {
+            // Keeps the fleet error's exit code and hint; says the git half did not run.
+            e.context(format!(
+                "rollback --fleet {env} stopped before the git half"
+            ))
+        })?),
+        None => None,
+    };
+    // Once the fleet changed, a failure of the git half is a partial rollback (exit 4).
+    let fleet_applied = fleet.as_ref().is_some_and(|f| f.status == Status::Applied);
+    let after_fleet = |e: anyhow::Error| {
+        if !fleet_applied {
+            return e;
+        }
+        let r = crate::error::report(&e);
+        crate::error::partial(
+            format!(
+                "the fleet half of the rollback was applied, but the git half failed: {}",
+                r.message
+            ),
+            format!(
+                "{}then push the revert with `login-release rollback` (without --fleet)",
+                r.hint.map(|h| format!("{h}; ")).unwrap_or_default()
+            ),
+        )
+    };
     let mut doc = Doc {
         status: "applied",
         branch: branch.clone(),
@@ -377,12 +397,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             short(tip)
         ));
     }
-    if let Some(status) = ctx.confirm(&plan)?.stopped() {
+    if let Some(status) = ctx.confirm(&plan).map_err(after_fleet)?.stopped() {
         doc.status = status;
         return finish(ctx, &doc);
     }
     if already.is_none() {
-        let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)?;
+        let local = publish_branch(&remote, &branch, target, &s.git.rc_branch_prefix)
+            .map_err(after_fleet)?;
         ctx.out.success(format!(
             "pushed {branch} to {} at {target} (verified)",
             remote.name

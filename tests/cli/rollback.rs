@@ -349,3 +349,41 @@ fn fleet_rollback_failure_leaves_git_alone() {
     assert!(err.contains("help: "), "{err}");
     assert!(w.r.origin_ref("refs/heads/revert-rc-2026-11-20").is_none());
 }
+
+/// The git checks run before the fleet is touched: a stages/prod tip that is not a merge leaves
+/// the recycle in place and exits 3 (nothing changed).
+#[test]
+fn fleet_rollback_checks_git_before_touching_the_fleet() {
+    use crate::support::moto::Moto;
+    use login_release::sandbox::seed::FleetSpec;
+
+    let r = Repos::new();
+    r.git(&["push", "-q", "origin", "main:stages/prod"]);
+    let moto = Moto::start();
+    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
+    let mut recycle = crate::support::cmd(&r.home);
+    moto.env(&mut recycle);
+    let out = recycle
+        .args(["asg-recycle", "prod", "pivcac", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = moto.block_on(moto.aws.scheduled_actions(None)).unwrap();
+
+    let mut c = release_cmd(&r, false);
+    moto.env(&mut c);
+    let out = c
+        .args(["rollback", "--fleet", "prod", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a merge"), "{}", stderr(&out));
+    assert_eq!(
+        moto.block_on(moto.aws.scheduled_actions(None)).unwrap(),
+        before
+    );
+    let pivcac = &moto
+        .block_on(moto.aws.describe_groups(&["prod-pivcac".to_string()]))
+        .unwrap()[0];
+    assert_eq!(pivcac.desired, 4, "the recycle was left alone");
+}
