@@ -461,6 +461,40 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                 format!("pass --return-to N with N <= {}", g.max),
             ));
         }
+        // Sizes that are not a recycle: the group emptied, or shrunk before it grows.
+        if return_to == 0 && base > 0 {
+            out.findings.push(Finding::new(
+                &g.name,
+                format!(
+                    "{}: returning to 0 instances would take it out of service (it runs {base})",
+                    g.name
+                ),
+                format!(
+                    "pass --return-to N with N >= 1; to empty a group on purpose: login-release asg-size {env} {} 0",
+                    e.role
+                ),
+            ));
+        }
+        if scale_out_to < g.desired {
+            out.findings.push(Finding::new(
+                &g.name,
+                format!(
+                    "{}: scaling out to {scale_out_to} is below its desired {}: a recycle never scales in",
+                    g.name, g.desired
+                ),
+                format!(
+                    "pass --immediate N with N >= {}, or change its size with login-release asg-size {env} {}",
+                    g.desired, e.role
+                ),
+            ));
+        }
+        if !e.follower && (opts.immediate.is_some() || opts.return_to.is_some()) {
+            out.notes.push(format!(
+                "{}: non-default sizes: scale out to {scale_out_to} (default {}), return to {return_to} (default {base})",
+                g.name,
+                2 * base
+            ));
+        }
         for (what, n) in [("scale out to", scale_out_to), ("return to", return_to)] {
             if n < g.min {
                 out.findings.push(Finding::new(
@@ -748,6 +782,46 @@ mod tests {
                 put("prod-idp", RECYCLE_ONCE, 600, 12),
                 set("prod-idp", 12, 24)
             ]
+        );
+    }
+
+    #[test]
+    fn sizes_that_are_not_a_recycle_are_findings() {
+        // -t 0 would empty production idp; -i below the current size would scale in first.
+        for (immediate, return_to, problem) in [
+            (
+                None,
+                Some(0),
+                "prod-idp: returning to 0 instances would take it out of service (it runs 12)",
+            ),
+            (
+                Some(6),
+                None,
+                "prod-idp: scaling out to 6 is below its desired 12: a recycle never scales in",
+            ),
+        ] {
+            let opts = RecycleOptions {
+                immediate,
+                return_to,
+                ..Default::default()
+            };
+            let p = run(&prod(), &[], "idp", &opts);
+            assert!(
+                p.findings.iter().any(|f| f.problem == problem),
+                "{problem}: {:?}",
+                p.findings
+            );
+        }
+        let opts = RecycleOptions {
+            immediate: Some(30),
+            ..Default::default()
+        };
+        let p = run(&prod(), &[], "idp", &opts);
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        assert!(
+            p.notes.iter().any(|n| n == "prod-idp: non-default sizes: scale out to 30 (default 24), return to 12 (default 12)"),
+            "{:?}",
+            p.notes
         );
     }
 

@@ -591,11 +591,21 @@ async fn scale_in_facts(
     let names = match (&req.target, &req.only) {
         (_, Some(only)) => Some(only.clone()),
         (Target::Role(role), None) => {
+            // Every migration role's group too: whether the migration group may be cancelled
+            // depends on whether any of them is still recycling.
             let mut n = vec![
                 settings.asg_name(env, role),
                 settings.asg_name(env, recycle_plan::WORKER_ROLE),
                 settings.migration_group(env),
             ];
+            n.extend(
+                settings
+                    .recycle
+                    .migration_roles
+                    .iter()
+                    .map(|r| settings.asg_name(env, r)),
+            );
+            n.sort();
             n.dedup();
             Some(n)
         }

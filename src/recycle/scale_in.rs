@@ -295,9 +295,35 @@ pub fn select<'a>(
             }
         }
     }
+    // The migration instance serves the recycle of every migration role: it is cancelled only
+    // with the last of them, never from under a recycle that goes on.
+    let still_migrating: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.name != migration_group && recycling(g))
+        .filter(|g| !selected.iter().any(|s| s.name == g.name))
+        .filter(|g| {
+            role_of(settings, env, &g.name)
+                .is_some_and(|r| settings.recycle.migration_roles.contains(&r))
+        })
+        .map(|g| g.name.as_str())
+        .collect();
     if direction == Direction::New && migration_roles {
         if let Some(m) = find(&migration_group) {
-            if recycling(m) && !selected.iter().any(|g| g.name == m.name) {
+            let explicit = selected.iter().any(|g| g.name == m.name);
+            if explicit && recycling(m) && !still_migrating.is_empty() {
+                findings.push(Finding::new(
+                    &m.name,
+                    format!(
+                        "{} runs the migration for the recycle of {}, which goes on",
+                        m.name,
+                        still_migrating.join(", ")
+                    ),
+                    format!(
+                        "cancel the whole recycle instead: login-release scale-remove-new-instances {env} {}",
+                        role_of(settings, env, still_migrating[0]).unwrap_or_else(|| "ALL".into())
+                    ),
+                ));
+            } else if recycling(m) && !explicit && still_migrating.is_empty() {
                 skipped.retain(|s| s.group != m.name);
                 selected.push(m);
             }
@@ -418,6 +444,31 @@ pub fn plan_group(
                 ),
                 format!(
                     "wait until they are (login-release ls-servers -e {env} -r {role}), then run again"
+                ),
+            ));
+        }
+        // A kept instance without protection is leaving too (an earlier scale-remove of the
+        // other kind unprotected it): unprotecting the rest would let the group pick either.
+        let leaving: Vec<&str> = keep
+            .iter()
+            .filter(|m| !m.protected)
+            .map(|m| m.id.as_str())
+            .collect();
+        if !leaving.is_empty() {
+            findings.push(Finding::new(
+                name,
+                format!(
+                    "{name}: {} of the {} {} instances to keep {} not protected from scale-in, so the group may remove {} instead: {}",
+                    leaving.len(),
+                    keep.len(),
+                    opts.direction.kept(),
+                    if leaving.len() == 1 { "is" } else { "are" },
+                    if leaving.len() == 1 { "it" } else { "them" },
+                    leaving.join(", ")
+                ),
+                format!(
+                    "an earlier scale-remove unprotected them; protect them again first (aws autoscaling set-instance-protection --auto-scaling-group-name {name} --protected-from-scale-in --instance-ids {}) or let the group finish removing them",
+                    leaving.join(" ")
                 ),
             ));
         }
@@ -574,6 +625,23 @@ mod tests {
 
     fn one(g: &Group, actions: &[ScheduledAction], ec2: &[Instance], o: &Options) -> GroupScaleIn {
         plan_group(&Config::defaults().settings, "prod", g, actions, ec2, o)
+    }
+
+    #[test]
+    fn kept_instances_that_are_leaving_stop_the_removal() {
+        // After a rollback unprotected the new instances, removing the "old" ones would leave
+        // every instance unprotected and the group free to keep the rolled-back code.
+        let (mut g, ec2) = recycled(2);
+        for i in g.instances.iter_mut().filter(|i| i.id.starts_with("i-new")) {
+            i.protected = false;
+        }
+        let p = one(&g, &[], &ec2, &opts(Direction::Old));
+        assert_eq!(p.unprotect, ["i-old2", "i-old1"]);
+        assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
+        assert!(p.findings[0].problem.starts_with(
+            "prod-idp: 2 of the 2 newest instances to keep are not protected from scale-in"
+        ));
+        assert!(p.findings[0].hint.contains("--instance-ids i-new2 i-new1"));
     }
 
     #[test]
@@ -789,6 +857,48 @@ mod tests {
         assert_eq!(m.keep_count, 0);
         assert_eq!(m.cancel.as_ref().unwrap().desired_to, 0);
         assert_eq!(m.unprotect, ["i-prod-migration-0"]);
+    }
+
+    #[test]
+    fn the_migration_is_cancelled_only_with_the_last_recycle_that_needs_it() {
+        let s = Config::defaults().settings;
+        let groups = vec![
+            group("prod-idp", 8, 16),
+            group("prod-worker", 4, 8),
+            tagged(group("prod-migration", 1, 2), "utility"),
+        ];
+        let actions = vec![
+            action("prod-idp", RECYCLE_ONCE, "2026-11-26T12:30:00Z", 4),
+            action("prod-worker", RECYCLE_ONCE, "2026-11-26T12:30:00Z", 2),
+            action("prod-migration", RECYCLE_ONCE, "2026-11-26T12:25:00Z", 0),
+        ];
+        // Cancelling worker alone leaves idp's recycle, and so its migration, running.
+        let worker = Target::Role("worker".into());
+        let (sel, _, f) = select(&s, "prod", &worker, Direction::New, &groups, &actions);
+        assert!(f.is_empty(), "{f:?}");
+        let names: Vec<&str> = sel.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["prod-worker"]);
+        // Cancelling the migration alone under idp's recycle is refused with the command to use.
+        let migration = Target::Role("migration".into());
+        let (_, _, f) = select(&s, "prod", &migration, Direction::New, &groups, &actions);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].problem,
+            "prod-migration runs the migration for the recycle of prod-idp, prod-worker, which goes on"
+        );
+        assert_eq!(
+            f[0].hint,
+            "cancel the whole recycle instead: login-release scale-remove-new-instances prod idp"
+        );
+        // With idp's recycle gone (cancelled earlier), worker's cancel takes the migration along.
+        let rest: Vec<ScheduledAction> = actions
+            .iter()
+            .filter(|a| a.group != "prod-idp")
+            .cloned()
+            .collect();
+        let (sel, _, _) = select(&s, "prod", &worker, Direction::New, &groups, &rest);
+        let names: Vec<&str> = sel.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["prod-worker", "prod-migration"]);
     }
 
     #[test]

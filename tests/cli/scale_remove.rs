@@ -468,3 +468,61 @@ fn unknown_role_and_json() {
     assert_eq!(doc["groups"][0]["keep"].as_array().unwrap().len(), 4);
     assert_eq!(doc["skipped"][0]["group"], "prod-migration");
 }
+
+/// Cancelling worker's part of an idp recycle leaves the migration running for idp, and the
+/// migration alone cannot be cancelled from under idp's recycle.
+#[test]
+fn the_migration_stays_while_idp_still_recycles() {
+    let (moto, home) = crate::asg_recycle::prod();
+    let o = crate::asg_recycle::run(&moto, &home, None, &["asg-recycle", "prod", "idp", "--yes"]);
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let o = crate::asg_recycle::run(
+        &moto,
+        &home,
+        None,
+        &["scale-remove-new-instances", "prod", "worker", "--yes"],
+    );
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let left: Vec<(String, String)> = crate::asg_recycle::actions(&moto)
+        .into_iter()
+        .map(|a| (a.group, a.name))
+        .collect();
+    assert!(left.iter().all(|(g, _)| g != "prod-worker"), "{left:?}");
+    assert!(
+        left.iter()
+            .any(|(g, n)| g == "prod-migration" && n == RECYCLE_ONCE),
+        "{left:?}"
+    );
+    assert_eq!(
+        left.iter().filter(|(g, _)| g == "prod-idp").count(),
+        2,
+        "{left:?}"
+    );
+    assert_eq!(
+        crate::asg_recycle::group(&moto, "prod-migration").desired,
+        1
+    );
+
+    let o = crate::asg_recycle::run(
+        &moto,
+        &home,
+        None,
+        &["scale-remove-new-instances", "prod", "migration", "--yes"],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let err = crate::support::stderr(&o);
+    assert!(
+        err.contains(
+            "prod-migration runs the migration for the recycle of prod-idp, which goes on"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("login-release scale-remove-new-instances prod idp"),
+        "{err}"
+    );
+    assert_eq!(
+        crate::asg_recycle::group(&moto, "prod-migration").desired,
+        1
+    );
+}
