@@ -32,7 +32,7 @@ fn main() -> ExitCode {
                 login_release::error::Kind::Interrupted,
                 "interrupted",
             )
-            .with_hint("whatever was already applied stays applied; run the command again with --dry-run to see where things stand (waits resume where they were)")
+            .with_hint("whatever was already applied stays applied; run the command again with --dry-run to see where things stand")
             .into()),
         }
     });
