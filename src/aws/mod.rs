@@ -12,6 +12,18 @@ use tokio::sync::OnceCell;
 
 use crate::error::{AppError, Kind};
 
+/// The SDK sets no read timeout by default: an endpoint that accepts a request and never answers
+/// would hang a release step forever. None of our calls is long-running, so a minute per attempt
+/// (retried by the standard retry mode) and two minutes per operation are generous.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build()
+}
+
 /// Every AWS client the tool uses, sharing one loaded configuration.
 pub struct Aws {
     pub autoscaling: aws_sdk_autoscaling::Client,
@@ -28,7 +40,10 @@ impl Aws {
     /// The default chain: environment first (so `aws-vault exec` works), then profiles and SSO.
     /// `AWS_REGION`, `AWS_PROFILE` and `AWS_ENDPOINT_URL` are honoured by aws-config itself.
     pub async fn load() -> Result<Self> {
-        let conf = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts())
+            .load()
+            .await;
         let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
             AppError::new(Kind::Preflight, "no AWS region is configured")
                 .with_hint("set AWS_REGION (login.gov uses us-west-2), or run under `aws-vault exec <profile> --`")
@@ -59,6 +74,7 @@ impl Aws {
             "login-release-sandbox",
         );
         let conf = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(url)
             .credentials_provider(creds)

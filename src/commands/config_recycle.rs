@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     }
     if applied && args.then_remove_old {
         let clock = RealClock::starting_at(ctx.now());
-        run::wait_for_scale_down(ctx, &clock, at).await;
+        run::wait_for_scale_down(ctx, &clock, at, &format!("{next} --wait")).await?;
         let mut remove = ScaleRemoveRequest::new(env, Target::All, Direction::Old);
         remove.only = Some(outcome.recycle.recycle.role_groups());
         // No further waiting: the default spin-down is at least twice the grace period, so the

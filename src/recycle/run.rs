@@ -657,16 +657,31 @@ fn plan_scale_in(
 
 /// Counts down to the recycle's scale-down time `at` on a progress line (a spinner on a
 /// terminal), for `--wait` and `config-recycle --then-remove-old`.
-pub async fn wait_for_scale_down(ctx: &Context, clock: &RealClock, at: Timestamp) {
+/// Counts down to the scale-down. Ctrl-C stops the wait with exit 130 and names `resume`, the
+/// command that picks up where the wait stopped (nothing is changed by waiting).
+pub async fn wait_for_scale_down(
+    ctx: &Context,
+    clock: &RealClock,
+    at: Timestamp,
+    resume: &str,
+) -> Result<()> {
     let left = Duration::try_from(at.duration_since(clock.now())).unwrap_or_default();
     let mut progress = ctx
         .out
         .progress(watch::countdown("the scale-down", at, left));
-    watch::wait_until(clock, at, watch::TICK, |left| {
-        progress.set(watch::countdown("the scale-down", at, left))
-    })
-    .await;
+    let waited = tokio::select! {
+        _ = watch::wait_until(clock, at, watch::TICK, |left| {
+            progress.set(watch::countdown("the scale-down", at, left))
+        }) => Ok(()),
+        _ = tokio::signal::ctrl_c() => Err(AppError::new(
+            Kind::Interrupted,
+            format!("interrupted while waiting for the scale-down at {}", rfc3339(at)),
+        )
+        .with_hint(format!("the recycle stays scheduled and the old instances are untouched; resume with: {resume}"))
+        .into()),
+    };
     progress.finish();
+    waited
 }
 
 /// Preflight, plan, confirm, apply and verify a scale-in.
@@ -688,7 +703,12 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
                 "waiting until {} for the recycle's scale-down",
                 when(at, now)
             ));
-            wait_for_scale_down(ctx, &clock, at).await;
+            let resume = format!(
+                "login-release {} {env} {} --wait",
+                req.direction.command(),
+                req.target
+            );
+            wait_for_scale_down(ctx, &clock, at, &resume).await?;
             (fleet, instances) = scale_in_facts(ctx, aws, req).await?;
             now = whole_second(clock.now());
             planned = plan_scale_in(ctx, req, &fleet, &instances, now);

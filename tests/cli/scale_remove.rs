@@ -526,3 +526,51 @@ fn the_migration_stays_while_idp_still_recycles() {
         1
     );
 }
+
+/// Ctrl-C during --wait: exit 130, nothing changed, and the command that resumes the wait.
+#[test]
+fn interrupting_the_wait_names_the_command_that_resumes_it() {
+    let (moto, home) = crate::asg_recycle::prod();
+    let o = crate::asg_recycle::run(
+        &moto,
+        &home,
+        None,
+        &["asg-recycle", "prod", "pivcac", "--yes"],
+    );
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let before = protected(&crate::asg_recycle::group(&moto, "prod-pivcac"));
+    let child = crate::watch_migration::spawn(
+        &moto,
+        home.path(),
+        &[
+            "scale-remove-old-instances",
+            "prod",
+            "pivcac",
+            "--wait",
+            "--yes",
+        ],
+    );
+    // Long enough to be waiting (the scale-down is 10 minutes away).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    crate::watch_migration::interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        crate::support::stderr(&out)
+    );
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("error: interrupted while waiting for the scale-down at "),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: the recycle stays scheduled and the old instances are untouched; resume with: login-release scale-remove-old-instances prod pivcac --wait"),
+        "{err}"
+    );
+    assert_eq!(
+        protected(&crate::asg_recycle::group(&moto, "prod-pivcac")),
+        before
+    );
+}
