@@ -530,6 +530,7 @@ fn the_migration_stays_while_idp_still_recycles() {
 /// Ctrl-C during --wait: exit 130, nothing changed, and the command that resumes the wait.
 #[test]
 fn interrupting_the_wait_names_the_command_that_resumes_it() {
+    use std::io::BufRead;
     let (moto, home) = crate::asg_recycle::prod();
     let o = crate::asg_recycle::run(
         &moto,
@@ -539,7 +540,7 @@ fn interrupting_the_wait_names_the_command_that_resumes_it() {
     );
     assert!(o.status.success(), "{}", crate::support::stderr(&o));
     let before = protected(&crate::asg_recycle::group(&moto, "prod-pivcac"));
-    let child = crate::watch_migration::spawn(
+    let mut child = crate::watch_migration::spawn(
         &moto,
         home.path(),
         &[
@@ -550,17 +551,35 @@ fn interrupting_the_wait_names_the_command_that_resumes_it() {
             "--yes",
         ],
     );
-    // Long enough to be waiting (the scale-down is 10 minutes away).
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Interrupt only once the countdown is on screen (a loaded machine can take seconds to get
+    // there), then collect the rest of stderr.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = String::new();
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the countdown starts");
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("waiting for the scale-down at") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
     crate::watch_migration::interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        crate::support::stderr(&out)
-    );
-    let err = crate::support::stderr(&out);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    err.extend(rx.try_iter().map(|l| l + "\n"));
+    assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("error: interrupted while waiting for the scale-down at "),
         "{err}"

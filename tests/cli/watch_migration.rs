@@ -387,6 +387,9 @@ fn ctrl_c_says_where_things_stand_and_exits_130() {
         first.ends_with("] waiting for a running instance of prod-migration\n"),
         "{first}"
     );
+    // The command installs its own Ctrl-C handler right after printing; give a loaded
+    // machine time to get there, or the generic handler answers instead.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     interrupt(&child);
     let status = child.wait().unwrap();
     let mut rest = String::new();
