@@ -44,6 +44,8 @@ pub struct Context {
     repo_dir: PathBuf,
     fixed_now: Option<Timestamp>,
     aws: OnceCell<Aws>,
+    /// Set once by `main` on Ctrl-C; sticky, so a command that starts listening late still sees it.
+    interrupt: tokio::sync::watch::Sender<bool>,
 }
 
 impl Context {
@@ -72,6 +74,7 @@ impl Context {
             repo_dir,
             fixed_now,
             aws: OnceCell::new(),
+            interrupt: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -90,6 +93,19 @@ impl Context {
 
     pub fn dry_run(&self) -> bool {
         self.global.dry_run
+    }
+
+    /// Records a Ctrl-C (called by `main`); every `interrupted()` wakes, now or later.
+    pub fn interrupt(&self) {
+        self.interrupt.send_replace(true);
+    }
+
+    /// Resolves once Ctrl-C was pressed, even if that happened before this was called: commands
+    /// that wait select on it to stop saying where things stand. Unlike a fresh
+    /// `tokio::signal::ctrl_c()`, it cannot miss a signal that came during an AWS call.
+    pub async fn interrupted(&self) {
+        let mut rx = self.interrupt.subscribe();
+        let _ = rx.wait_for(|pressed| *pressed).await;
     }
 
     /// AWS clients, built on first use so git-only commands never load AWS configuration.

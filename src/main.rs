@@ -8,6 +8,9 @@ use login_release::cli::Cli;
 use login_release::context::Context;
 use login_release::error::report;
 
+/// How long a command gets after Ctrl-C to stop on its own terms.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn main() -> ExitCode {
     // `COMPLETE=bash login-release ...`: answer the shell's completion request and exit.
     login_release::docs::complete_if_requested();
@@ -22,18 +25,26 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let ctx = Context::new(cli.global)?;
-        // `biased`: the command is polled first, so a command that handles Ctrl-C itself
-        // (tail-logs --follow exits 0, the watches say where things stand) wins over the generic
-        // "interrupted" below, which both see.
+        let command = login_release::commands::run(&ctx, cli.command);
+        tokio::pin!(command);
         tokio::select! {
             biased;
-            r = login_release::commands::run(&ctx, cli.command) => r,
-            _ = tokio::signal::ctrl_c() => Err(login_release::error::AppError::new(
-                login_release::error::Kind::Interrupted,
-                "interrupted",
-            )
-            .with_hint("whatever was already applied stays applied; run the command again with --dry-run to see where things stand")
-            .into()),
+            r = &mut command => r,
+            _ = tokio::signal::ctrl_c() => {
+                // Commands that wait listen for this and stop saying where things stand (or
+                // exit 0, as tail-logs --follow does); give the running one a moment to get
+                // there, or to finish the call in flight, before the generic answer.
+                ctx.interrupt();
+                match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
+                    Ok(r) => r,
+                    Err(_) => Err(login_release::error::AppError::new(
+                        login_release::error::Kind::Interrupted,
+                        "interrupted",
+                    )
+                    .with_hint("whatever was already applied stays applied; run the command again with --dry-run to see where things stand")
+                    .into()),
+                }
+            }
         }
     });
     match result {

@@ -334,7 +334,7 @@ async fn wait(
     let mut progress = ctx
         .out
         .progress(format!("waiting for command {command_id}"));
-    let mut interrupt = crate::logs::Interrupt::new();
+    let mut interrupt = crate::logs::Interrupt::new(ctx);
     let result = loop {
         let step = async {
             let mut throttled = false;

@@ -154,7 +154,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     if tsv {
         printer.line("timestamp\tstream\tmessage");
     }
-    let mut interrupt = crate::logs::Interrupt::new();
+    let mut interrupt = crate::logs::Interrupt::new(ctx);
 
     let outcome = loop {
         let on_events = |events: Vec<Event>| {

@@ -165,7 +165,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     let started = Instant::now();
     let color = ctx.out.color();
     let json = ctx.out.is_json();
-    let mut interrupt = crate::logs::Interrupt::new();
+    let mut interrupt = crate::logs::Interrupt::new(ctx);
 
     let finish: Finish = loop {
         let now = started.elapsed();

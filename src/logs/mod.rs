@@ -51,40 +51,20 @@ impl LinePrinter {
     }
 }
 
-/// Ctrl-C for the loops that handle it themselves, listening from the moment it is created (a
-/// `tokio::signal::ctrl_c()` future only listens once first polled, so a Ctrl-C just before that
-/// would reach only `main`'s generic handler).
-pub struct Interrupt {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
+/// Ctrl-C for the loops that handle it themselves: the context's sticky flag, which `main` sets
+/// when the signal arrives, so one pressed during an AWS call is seen at the next wait.
+pub struct Interrupt<'a> {
+    ctx: &'a crate::context::Context,
 }
 
-impl Interrupt {
-    pub fn new() -> Self {
-        #[cfg(unix)]
-        {
-            let signal =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-            Interrupt { signal }
-        }
-        #[cfg(not(unix))]
-        Interrupt {}
+impl<'a> Interrupt<'a> {
+    pub fn new(ctx: &'a crate::context::Context) -> Self {
+        Interrupt { ctx }
     }
 
-    /// Resolves at the next Ctrl-C.
+    /// Resolves once Ctrl-C was pressed (at once if it already was).
     pub async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(s) = &mut self.signal {
-            s.recv().await;
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-impl Default for Interrupt {
-    fn default() -> Self {
-        Self::new()
+        self.ctx.interrupted().await
     }
 }
 

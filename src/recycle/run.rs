@@ -673,7 +673,7 @@ pub async fn wait_for_scale_down(
         _ = watch::wait_until(clock, at, watch::TICK, |left| {
             progress.set(watch::countdown("the scale-down", at, left))
         }) => Ok(()),
-        _ = tokio::signal::ctrl_c() => Err(AppError::new(
+        _ = ctx.interrupted() => Err(AppError::new(
             Kind::Interrupted,
             format!("interrupted while waiting for the scale-down at {}", rfc3339(at)),
         )
