@@ -301,12 +301,8 @@ fn throttling_is_retried_then_reported_with_the_fix() {
     .header("content-type", "text/xml");
     aws.route("POST", "/", throttled);
     let home = tempfile::tempdir().unwrap();
-    let out = crate::support::cmd(home.path())
-        .env("AWS_ENDPOINT_URL", &aws.url)
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut c = crate::support::cmd(home.path());
+    let out = crate::support::aws_env(&mut c, &aws.url)
         .env("AWS_MAX_ATTEMPTS", "3")
         .args(["asg-size", "prod", "idp"])
         .output()

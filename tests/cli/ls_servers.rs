@@ -422,13 +422,8 @@ fn unreachable_endpoint_fails_with_a_hint() {
         .local_addr()
         .unwrap()
         .port();
-    let out = cmd(home.path())
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut c = cmd(home.path());
+    let out = crate::support::aws_env(&mut c, &format!("http://127.0.0.1:{port}"))
         .args(["ls-servers", "-e", "prod"])
         .output()
         .unwrap();

@@ -330,13 +330,8 @@ fn fleet_rollback_cancels_the_recycle_then_pushes_the_revert() {
 #[test]
 fn fleet_rollback_failure_leaves_git_alone() {
     let w = World::new();
-    let out = release_cmd(&w.r, false)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut c = release_cmd(&w.r, false);
+    let out = crate::support::aws_env(&mut c, "http://127.0.0.1:9")
         .args(["rollback", "--fleet", "prod", "--yes"])
         .output()
         .unwrap();

@@ -42,6 +42,17 @@ pub fn cmd(home: &Path) -> assert_cmd::Command {
     c
 }
 
+/// Points a command at an AWS endpoint with dummy credentials, one attempt per call, and no
+/// instance metadata look-ups (DESIGN section 7).
+pub fn aws_env<'a>(c: &'a mut assert_cmd::Command, endpoint: &str) -> &'a mut assert_cmd::Command {
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
 /// stdout of a finished command as text.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

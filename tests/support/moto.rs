@@ -70,12 +70,7 @@ impl Moto {
 
     /// Points a command at this emulator with dummy credentials (DESIGN section 7).
     pub fn env<'a>(&self, c: &'a mut assert_cmd::Command) -> &'a mut assert_cmd::Command {
-        c.env("AWS_ENDPOINT_URL", self.url())
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+        super::aws_env(c, self.url())
     }
 }
 
