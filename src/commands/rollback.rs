@@ -315,9 +315,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             s.git.prod_branch
         ));
     }
-    plan.note(
-        "the fleet is not touched: to take the new instances out of service now, run scale-remove-new-instances prod ALL",
-    );
+    match &args.fleet {
+        Some(env) => plan.note(format!(
+            "the fleet half (scale-remove-new-instances {env} ALL) has its own plan and confirmation, before the push"
+        )),
+        None => plan.note(format!(
+            "the fleet is not touched: to take the new instances out of service now, add --fleet {env} (or run scale-remove-new-instances {env} ALL)",
+            env = s.production_env()
+        )),
+    }
     plan.note("the working tree and the checked-out branch are not touched");
 
     // Every git check has passed: now the quick rollback, which relieves production in minutes
