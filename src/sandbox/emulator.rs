@@ -38,6 +38,9 @@ pub struct Emulator {
     /// The server's process id (the sandbox records it to stop the server later).
     pub pid: u32,
     child: Option<Child>,
+    /// The request log this process chose (removed with the server); `None` when the caller
+    /// named one or the server was detached.
+    temp_log: Option<PathBuf>,
 }
 
 impl Emulator {
@@ -82,37 +85,39 @@ impl Emulator {
                 cmd.stdin(Stdio::piped());
             }
             cmd.stdout(Stdio::null());
-            match log {
-                // A detached server must not write into a pipe nobody reads once we exit.
-                Some(path) => {
-                    let f = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    cmd.stderr(f);
-                }
-                None => {
-                    cmd.stderr(Stdio::piped());
-                }
-            }
+            // The server logs every request on stderr. Never a pipe: once nobody reads it, its
+            // buffer fills and every request thread blocks on the logging lock (the emulator then
+            // stops answering mid-test). A file is read back only if the server fails to start.
+            let log_path = log.map(Path::to_path_buf).unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "login-release-moto-{}-{port}.log",
+                    std::process::id()
+                ))
+            });
+            let log_file = std::fs::File::create(&log_path)
+                .with_context(|| format!("creating {}", log_path.display()))?;
+            cmd.stderr(log_file);
             let mut child = cmd.spawn().map_err(|e| {
                 AppError::new(Kind::Preflight, format!("cannot run {}: {e}", python.display()))
                     .with_hint("run `make test-deps`, or set LOGIN_RELEASE_MOTO_PYTHON to a Python with moto[server]==5.2.5")
             })?;
-            match wait_ready(port, &mut child, Duration::from_secs(30), log) {
+            match wait_ready(port, &mut child, Duration::from_secs(30), &log_path) {
                 Ok(()) => {
-                    if detach {
-                        // Its stderr pipe would close when we exit; nothing reads it.
-                        drop(child.stderr.take());
-                    }
                     return Ok(Emulator {
                         url: format!("http://127.0.0.1:{port}"),
                         port,
                         pid: child.id(),
                         child: Some(child),
+                        // A log we chose goes with the server; one the caller named stays.
+                        temp_log: log.is_none().then_some(log_path),
                     });
                 }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
+                    if log.is_none() {
+                        let _ = std::fs::remove_file(&log_path);
+                    }
                     last_err = Some(e);
                 }
             }
@@ -131,6 +136,9 @@ impl Drop for Emulator {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            if let Some(log) = &self.temp_log {
+                let _ = std::fs::remove_file(log);
+            }
         }
     }
 }
@@ -140,17 +148,11 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn wait_ready(port: u16, child: &mut Child, limit: Duration, log: Option<&Path>) -> Result<()> {
+fn wait_ready(port: u16, child: &mut Child, limit: Duration, log: &Path) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if let Some(status) = child.try_wait()? {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read as _;
-                let _ = e.read_to_string(&mut err);
-            } else if let Some(path) = log {
-                err = std::fs::read_to_string(path).unwrap_or_default();
-            }
+            let err = std::fs::read_to_string(log).unwrap_or_default();
             let last = err
                 .lines()
                 .rev()
