@@ -9,7 +9,7 @@ use login_release::aws::fleet::{Group, ScheduledAction, DELAYED_SCALE_OUT, RECYC
 use login_release::sandbox::seed::FleetSpec;
 
 use crate::support::moto::Moto;
-use crate::support::{cmd, stderr, stdout};
+use crate::support::{cmd, code, stderr, stdout};
 
 /// The pinned clock of these tests: in the future, so scheduled start times are in the future
 /// as AWS requires (the emulator's instances launch at the real time, long before it).
@@ -95,10 +95,6 @@ pub fn protected(g: &Group) -> BTreeSet<String> {
 /// resolution in the emulator).
 pub fn next_second() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! `--then-remove-old` waiting for the scale-down and unprotecting the old instances itself.
 
 use std::collections::BTreeSet;
-use std::process::Output;
 
 use login_release::aws::fleet::RECYCLE_ONCE;
 use login_release::sandbox::seed::FleetSpec;
@@ -11,11 +10,7 @@ use crate::asg_recycle::{
     action_rows, actions, group, ids, next_second, prod, protected, row, run, NOW,
 };
 use crate::support::moto::Moto;
-use crate::support::stderr;
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
+use crate::support::{code, stderr};
 
 #[test]
 fn production_prints_the_next_step_with_its_exact_time() {

@@ -942,22 +942,12 @@ mod e2e {
         }
     }
 
-    fn ok(out: &Output) {
-        assert!(
-            out.status.success(),
-            "exit {:?}\nstderr:\n{}\nstdout:\n{}",
-            out.status.code(),
-            stderr(out),
-            stdout(out)
-        );
-    }
-
     #[test]
     fn cut_rc_opens_the_labelled_promotion_pr_and_announces_it() {
         let w = World::new();
         w.github_accepts_the_promotion(vec![]);
         let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert_eq!(
             w.r.origin_ref(&format!("refs/heads/{BRANCH}")).as_deref(),
             Some(w.staging_sha.as_str())
@@ -1036,7 +1026,7 @@ mod e2e {
             "json",
             "--no-notify",
         ]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(doc["rc"], "113");
         assert_eq!(
@@ -1065,7 +1055,7 @@ mod e2e {
         let w = World::new();
         w.github_accepts_the_promotion(vec![]);
         let out = w.run(&["cut-rc", "--open-pr", "--dry-run"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let text = stdout(&out);
         assert!(
             text.contains(&format!(
@@ -1083,7 +1073,7 @@ mod e2e {
         let w = World::new();
         w.github_accepts_the_promotion(vec![Pr::promotion(9499, "113", BRANCH).json()]);
         let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert!(w.gh.bodies("POST", &repo_path("/pulls")).is_empty());
         let text = stdout(&out);
         assert!(
@@ -1188,7 +1178,7 @@ mod e2e {
         assert!(w.slack_texts().is_empty());
         // The same command again: nothing to push, the PR is opened.
         let out = w.run(&["cut-rc", "--open-pr", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let err = stderr(&out);
         assert!(
             err.contains(&format!("ok: origin/{BRANCH} is already at")),
@@ -1214,7 +1204,7 @@ mod e2e {
             .args(["cut-rc", "--open-pr", "--yes"])
             .output()
             .unwrap();
-        ok(&out);
+        crate::support::assert_success(&out);
         let err = stderr(&out);
         assert!(
             err.contains("warning: could not post the announcement to Slack: Slack answered 404 Not Found (no_service) (the step itself is done)"),
@@ -1319,22 +1309,12 @@ mod e2e_promoted {
         }
     }
 
-    fn ok(out: &Output) {
-        assert!(
-            out.status.success(),
-            "exit {:?}\nstderr:\n{}\nstdout:\n{}",
-            out.status.code(),
-            stderr(out),
-            stdout(out)
-        );
-    }
-
     #[test]
     fn tag_release_publishes_the_release_of_the_latest_promotion() {
         let p = Promoted::new();
         p.github(2);
         let out = p.run(&["tag-release", "--github-release", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_some());
         assert_eq!(
             p.w.gh.request_lines(),
@@ -1390,7 +1370,7 @@ mod e2e_promoted {
             "9500",
             "--dry-run",
         ]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let text = stdout(&out);
         assert!(
             text.contains(&format!("release 18F/identity-idp RC 113: publish for {TAG}, notes = the body of https://github.com/18F/identity-idp/pull/9500 (2 lines), marked latest")),
@@ -1409,7 +1389,7 @@ mod e2e_promoted {
             "--output",
             "json",
         ]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(
             doc["github_release"],
@@ -1441,7 +1421,7 @@ mod e2e_promoted {
         assert!(p.w.r.origin_ref(&format!("refs/tags/{TAG}")).is_none());
         assert!(p.w.gh.requests().iter().all(|r| r.method == "GET"));
         let out = p.run(&["tag-release", "--github-release", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert!(
             stderr(&out).contains("was squash-merged")
                 && stderr(&out).contains("releasing it anyway (--yes)"),
@@ -1539,7 +1519,7 @@ mod e2e_promoted {
                 .output()
                 .unwrap();
         p.w.assert_no_secrets(&out);
-        ok(&out);
+        crate::support::assert_success(&out);
         let posts = p.w.gh.bodies("POST", &repo_path("/releases"));
         assert_eq!(posts.len(), 2);
         assert_eq!(posts[1]["tag_name"], TAG);
@@ -1575,7 +1555,7 @@ mod e2e_promoted {
             "sign-in errors",
             "--yes",
         ]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let tip =
             p.w.r
                 .origin_ref("refs/heads/revert-rc-113")
@@ -1641,7 +1621,7 @@ mod e2e_promoted {
             .pull(p.promotion_pr().json())
             .open_prs_for("revert-rc-113", vec![]);
         let out = p.run(&["rollback", "--open-pr", "--dry-run"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         let text = stdout(&out);
         assert!(
             text.contains(&format!("open PR 18F/identity-idp revert-rc-113 -> stages/prod: \"Revert RC 113\", body names the merge {} of #9500 and the reason", &p.merge[..9])),
@@ -1657,7 +1637,7 @@ mod e2e_promoted {
             .pull(p.promotion_pr().json())
             .open_prs_for("revert-rc-113", vec![revert.json()]);
         let out = p.run(&["rollback", "--open-pr", "--yes", "--no-notify"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert!(p.w.gh.bodies("POST", &repo_path("/pulls")).is_empty());
         assert!(
             stderr(&out).contains(
@@ -1673,7 +1653,7 @@ mod e2e_promoted {
     fn rollback_without_open_pr_only_announces() {
         let p = Promoted::new();
         let out = p.run(&["rollback", "--reason", "sign-in errors", "--yes"]);
-        ok(&out);
+        crate::support::assert_success(&out);
         assert!(p
             .w
             .r

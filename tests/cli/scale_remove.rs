@@ -3,7 +3,6 @@
 //! tests make the changes the actions would make, and assert protection flags, not terminations.
 
 use std::collections::BTreeSet;
-use std::process::Output;
 
 use login_release::aws::fleet::RECYCLE_ONCE;
 
@@ -12,11 +11,7 @@ use crate::asg_recycle::{
     NOW,
 };
 use crate::support::moto::Moto;
-use crate::support::{stderr, stdout};
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
+use crate::support::{code, stderr, stdout};
 
 /// Recycles prod idp at NOW, then does what its DelayedScaleOutOnce would do. Returns the old
 /// instances of idp and worker.

@@ -53,6 +53,24 @@ pub fn aws_env<'a>(c: &'a mut assert_cmd::Command, endpoint: &str) -> &'a mut as
         .env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
+/// The exit code of a finished command (a test that gets a signal-killed process fails here).
+pub fn code(out: &std::process::Output) -> i32 {
+    out.status
+        .code()
+        .expect("the command exited, not killed by a signal")
+}
+
+/// Asserts success, showing the exit code and both streams when it is not.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr:\n{}\nstdout:\n{}",
+        out.status.code(),
+        stderr(out),
+        stdout(out)
+    );
+}
+
 /// stdout of a finished command as text.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
