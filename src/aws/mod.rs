@@ -24,6 +24,15 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// The SDK's HTTPS client on the one TLS stack the binary links (rustls on ring, as reqwest):
+/// without it aws-config would want its default client, which brings aws-lc.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Every AWS client the tool uses, sharing one loaded configuration.
 pub struct Aws {
     pub autoscaling: aws_sdk_autoscaling::Client,
@@ -42,6 +51,7 @@ impl Aws {
     pub async fn load() -> Result<Self> {
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts())
+            .http_client(https_client())
             .load()
             .await;
         let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
@@ -75,6 +85,7 @@ impl Aws {
         );
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts())
+            .http_client(https_client())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(url)
             .credentials_provider(creds)
