@@ -1,25 +1,47 @@
-//! The command line: global flags on every subcommand, one variant per subcommand.
+//! The command line, in one place: global flags, the command enum, and its dispatch. Nothing
+//! below this module knows the CLI: commands get a [`Context`] built here from the flags.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::commands;
-use crate::output::{ColorChoice, Format};
+use crate::commands::{self, *};
+use crate::context::{Confirmer, Context};
+use crate::output::{ColorChoice, Format, Output};
 
-const AFTER_HELP: &str = "\
-Exit status: 0 success (or nothing to do, or declined), 1 operation failed, 2 usage error,
-3 preflight check failed or confirmation impossible (nothing changed), 4 partially applied,
-5 a watched process failed, 130 interrupted.
+fn after_help() -> String {
+    format!(
+        "{}\n\nAWS steps use the default credential chain: run them under `aws-vault exec prod-power --`.",
+        textwrap_exit_summary()
+    )
+}
 
-AWS steps use the default credential chain: run them under `aws-vault exec prod-power --`.";
+/// The generated exit-status summary, wrapped like the rest of the help.
+fn textwrap_exit_summary() -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in crate::error::exit_status_summary().split(' ') {
+        if !line.is_empty() && line.len() + 1 + word.len() > 95 {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}
 
 /// login.gov's release runbook as safe, scriptable commands.
 ///
 /// Every command that changes something prints a plan, asks before applying it (or takes
 /// --yes), and verifies what it did. --dry-run prints the same plan and changes nothing.
 #[derive(Debug, Parser)]
-#[command(name = "login-release", version, propagate_version = true, after_help = AFTER_HELP)]
+#[command(name = "login-release", version, propagate_version = true, after_help = after_help())]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -100,6 +122,82 @@ pub enum Command {
     /// Write shell completions and man pages (used by `make completions man`).
     #[command(hide = true)]
     Generate(commands::generate::Args),
+}
+
+impl GlobalArgs {
+    /// The context every command runs in, from the global flags: this is the only place that
+    /// turns flags into the explicit inputs the library takes.
+    pub fn context(&self) -> Result<Context> {
+        let confirmer = if self.yes {
+            Confirmer::Yes
+        } else {
+            Confirmer::Terminal
+        };
+        Context::builder()
+            .repo_dir(self.repo.clone().unwrap_or_else(|| PathBuf::from(".")))
+            .output(Output::new(self.output, self.color, self.quiet))
+            .confirmer(confirmer)
+            .dry_run(self.dry_run)
+            .notify(!self.no_notify)
+            .clock_from_env()?
+            .build()
+    }
+}
+
+/// Answers a shell's completion request (`COMPLETE=bash login-release ...`) and exits.
+pub fn complete_if_requested() {
+    crate::complete::complete_if_requested(Cli::command);
+}
+
+/// The row formats (`--output tsv|ids`) a command prints; every command prints text and json.
+fn row_formats(command: &Command) -> &'static [Format] {
+    match command {
+        Command::LsServers(_) => &[Format::Tsv, Format::Ids],
+        Command::TailLogs(_) | Command::SsmCommand(_) | Command::PassengerRestart(_) => {
+            &[Format::Tsv]
+        }
+        _ => &[],
+    }
+}
+
+/// `--output tsv` on a command without rows is a usage error, not text in disguise: a script
+/// that parses tab-separated output must not silently get a table.
+fn check_format(ctx: &Context, command: &Command) -> Result<()> {
+    let format = ctx.out.format;
+    if matches!(format, Format::Text | Format::Json) || row_formats(command).contains(&format) {
+        return Ok(());
+    }
+    let name = clap::ValueEnum::to_possible_value(&format)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    Err(crate::error::usage(
+        format!("--output {name} is not available for this command"),
+        "use --output text or --output json (tsv: ls-servers, tail-logs, ssm-command; ids: ls-servers)",
+    ))
+}
+
+/// Runs one command.
+pub async fn run(ctx: &Context, command: Command) -> Result<()> {
+    check_format(ctx, &command)?;
+    match command {
+        Command::Changelog(args) => changelog::run(ctx, args).await,
+        Command::CutRc(args) => cut_rc::run(ctx, args).await,
+        Command::TagRelease(args) => tag_release::run(ctx, args).await,
+        Command::Rollback(args) => rollback::run(ctx, args).await,
+        Command::LsServers(args) => ls_servers::run(ctx, args).await,
+        Command::AsgSize(args) => asg_size::run(ctx, args).await,
+        Command::AsgRecycle(args) => asg_recycle::run(ctx, args).await,
+        Command::ScaleRemoveOldInstances(args) => scale_remove_old_instances::run(ctx, args).await,
+        Command::ScaleRemoveNewInstances(args) => scale_remove_new_instances::run(ctx, args).await,
+        Command::ConfigRecycle(args) => config_recycle::run(ctx, args).await,
+        Command::WatchMigration(args) => watch_migration::run(ctx, args).await,
+        Command::TailLogs(args) => tail_logs::run(ctx, args).await,
+        Command::SsmCommand(args) => ssm_command::run(ctx, args).await,
+        Command::PassengerRestart(args) => passenger_restart::run(ctx, args).await,
+        Command::Sandbox(args) => sandbox::run(ctx, args).await,
+        Command::Config(args) => commands::config::run(ctx, args).await,
+        Command::Generate(args) => generate::run(args, Cli::command()),
+    }
 }
 
 #[cfg(test)]

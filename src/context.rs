@@ -1,6 +1,5 @@
-//! What every command gets: settings, output, the clock, the confirmation gate, lazy AWS clients.
+//! What every step gets: settings, output, the clock, the confirmation gate, lazy AWS clients.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -8,10 +7,9 @@ use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
 use crate::aws::Aws;
-use crate::cli::GlobalArgs;
 use crate::config::{Config, Settings};
 use crate::error::{AppError, Kind};
-use crate::output::Output;
+use crate::output::{ColorChoice, Format, Output};
 use crate::plan::Plan;
 
 /// The answer of the confirmation gate.
@@ -37,10 +35,28 @@ impl Go {
     }
 }
 
+/// Who answers "apply this plan?": a person at the terminal, `--yes`, or nobody (a caller that
+/// must never change anything without its own earlier confirmation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmer {
+    /// Ask on the terminal; refuse (exit 3) when there is none.
+    Terminal,
+    /// Every plan is accepted (`--yes`).
+    Yes,
+    /// Every plan is refused with exit 3.
+    Refuse,
+}
+
+/// What every step gets, built from explicit inputs: the settings, the output sink, the
+/// confirmer, whether this is a dry run, whether to notify, the clock, and lazily built AWS
+/// clients. The CLI builds one from its flags (`cli::GlobalArgs::context`); code and tests build
+/// their own with [`Context::builder`].
 pub struct Context {
-    pub global: GlobalArgs,
     pub config: Config,
     pub out: Output,
+    confirmer: Confirmer,
+    dry_run: bool,
+    notify: bool,
     repo_dir: PathBuf,
     fixed_now: Option<Timestamp>,
     aws: OnceCell<Aws>,
@@ -48,41 +64,127 @@ pub struct Context {
     interrupt: tokio::sync::watch::Sender<bool>,
 }
 
-impl Context {
-    pub fn new(global: GlobalArgs) -> Result<Self> {
-        let out = Output::new(global.output, global.color, global.quiet);
-        let repo_dir = global.repo.clone().unwrap_or_else(|| PathBuf::from("."));
-        let config = Config::load(&repo_dir)?;
+/// Builds a [`Context`]; every input has a safe default (text output, terminal confirmer, no
+/// dry run, notifications on, the real clock, the current directory).
+pub struct ContextBuilder {
+    config: Option<Config>,
+    out: Option<Output>,
+    confirmer: Confirmer,
+    dry_run: bool,
+    notify: bool,
+    repo_dir: PathBuf,
+    fixed_now: Option<Timestamp>,
+    aws: Option<Aws>,
+}
+
+impl ContextBuilder {
+    pub fn repo_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.repo_dir = dir.into();
+        self
+    }
+
+    /// Settings given as they are (default: loaded from the repository directory's layers).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    pub fn output(mut self, out: Output) -> Self {
+        self.out = Some(out);
+        self
+    }
+
+    pub fn confirmer(mut self, confirmer: Confirmer) -> Self {
+        self.confirmer = confirmer;
+        self
+    }
+
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Whether steps post their Slack announcements.
+    pub fn notify(mut self, notify: bool) -> Self {
+        self.notify = notify;
+        self
+    }
+
+    /// A clock pinned at `now` (tests, rehearsals).
+    pub fn now(mut self, now: Timestamp) -> Self {
+        self.fixed_now = Some(now);
+        self
+    }
+
+    /// `LOGIN_RELEASE_NOW` pins the clock for reproducible tests and rehearsals.
+    pub fn clock_from_env(mut self) -> Result<Self> {
+        if let Ok(v) = std::env::var("LOGIN_RELEASE_NOW") {
+            if !v.is_empty() {
+                self.fixed_now = Some(v.parse::<Timestamp>().map_err(|e| {
+                    AppError::new(
+                        Kind::Usage,
+                        format!("LOGIN_RELEASE_NOW={v:?} is not an RFC 3339 time: {e}"),
+                    )
+                    .with_hint("unset it, or use a form like 2026-11-26T18:48:08Z")
+                })?);
+            }
+        }
+        Ok(self)
+    }
+
+    /// AWS clients given by the caller (default: the default chain, on first use).
+    pub fn aws(mut self, aws: Aws) -> Self {
+        self.aws = Some(aws);
+        self
+    }
+
+    pub fn build(self) -> Result<Context> {
+        let out = self
+            .out
+            .unwrap_or_else(|| Output::new(Format::Text, ColorChoice::Auto, false));
+        let config = match self.config {
+            Some(c) => c,
+            None => Config::load(&self.repo_dir)?,
+        };
         for w in &config.warnings {
             out.warn(w);
         }
-        // A fixed clock for reproducible tests and rehearsals; never set in normal use.
-        let fixed_now = match std::env::var("LOGIN_RELEASE_NOW") {
-            Ok(v) if !v.is_empty() => Some(v.parse::<Timestamp>().map_err(|e| {
-                AppError::new(
-                    Kind::Usage,
-                    format!("LOGIN_RELEASE_NOW={v:?} is not an RFC 3339 time: {e}"),
-                )
-                .with_hint("unset it, or use a form like 2026-11-26T18:48:08Z")
-            })?),
-            _ => None,
-        };
         Ok(Context {
-            global,
             config,
             out,
-            repo_dir,
-            fixed_now,
-            aws: OnceCell::new(),
+            confirmer: self.confirmer,
+            dry_run: self.dry_run,
+            notify: self.notify,
+            repo_dir: self.repo_dir,
+            fixed_now: self.fixed_now,
+            aws: match self.aws {
+                Some(a) => OnceCell::new_with(Some(a)),
+                None => OnceCell::new(),
+            },
             interrupt: tokio::sync::watch::Sender::new(false),
         })
+    }
+}
+
+impl Context {
+    pub fn builder() -> ContextBuilder {
+        ContextBuilder {
+            config: None,
+            out: None,
+            confirmer: Confirmer::Terminal,
+            dry_run: false,
+            notify: true,
+            repo_dir: PathBuf::from("."),
+            fixed_now: None,
+            aws: None,
+        }
     }
 
     pub fn settings(&self) -> &Settings {
         &self.config.settings
     }
 
-    /// The directory given with `-C` (default: the current directory).
+    /// The repository directory (`-C`; default: the current directory).
     pub fn repo_dir(&self) -> &Path {
         &self.repo_dir
     }
@@ -92,7 +194,28 @@ impl Context {
     }
 
     pub fn dry_run(&self) -> bool {
-        self.global.dry_run
+        self.dry_run
+    }
+
+    /// Whether steps post announcements (off with `--no-notify`, and always in a dry run).
+    pub fn notifies(&self) -> bool {
+        self.notify && !self.dry_run
+    }
+
+    /// Every plan is accepted without asking (`--yes`): also the consent that some refusals
+    /// (an unsigned tag, a squash-merged PR) ask for.
+    pub fn assume_yes(&self) -> bool {
+        self.confirmer == Confirmer::Yes
+    }
+
+    /// Whether [`confirm`](Self::confirm) could get an answer: a dry run needs none.
+    pub fn can_confirm(&self) -> bool {
+        self.dry_run
+            || match self.confirmer {
+                Confirmer::Yes => true,
+                Confirmer::Terminal => crate::prompt::can_ask(),
+                Confirmer::Refuse => false,
+            }
     }
 
     /// Records a Ctrl-C (called by `main`); every `interrupted()` wakes, now or later.
@@ -116,14 +239,11 @@ impl Context {
     /// Shows the plan and asks (DESIGN section 2). `--dry-run` wins over `--yes`.
     pub fn confirm(&self, plan: &Plan) -> Result<Go> {
         self.out.plan(plan);
-        if self.global.dry_run {
+        if self.dry_run {
             self.out.status("dry run: nothing was changed");
             return Ok(Go::DryRun);
         }
-        if self.global.yes {
-            return Ok(Go::Apply);
-        }
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        if !self.can_confirm() {
             return Err(AppError::new(
                 Kind::Preflight,
                 "confirmation needed, but there is no terminal to ask on",
@@ -131,25 +251,14 @@ impl Context {
             .with_hint("read the plan above (or run with --dry-run), then re-run with --yes")
             .into());
         }
-        let theme = dialoguer::theme::SimpleTheme;
+        if self.confirmer == Confirmer::Yes {
+            return Ok(Go::Apply);
+        }
         let production = plan
             .env
             .as_deref()
             .filter(|e| self.settings().is_production(e));
-        let yes = match production {
-            Some(env) => {
-                let typed: String = dialoguer::Input::with_theme(&theme)
-                    .with_prompt(format!("This changes production. Type `{env}` to continue"))
-                    .allow_empty(true)
-                    .interact_text()?;
-                typed.trim() == env
-            }
-            None => dialoguer::Confirm::with_theme(&theme)
-                .with_prompt("Apply this plan?")
-                .default(false)
-                .interact()?,
-        };
-        if !yes {
+        if !crate::prompt::confirm(production)? {
             self.out.status("declined: nothing was changed");
             return Ok(Go::Declined);
         }

@@ -23,6 +23,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in exit-code order: the exit-status text of `--help`, the man page and the
+    /// README table are generated from this one list.
+    pub const ALL: [Kind; 6] = [
+        Kind::Failed,
+        Kind::Usage,
+        Kind::Preflight,
+        Kind::Partial,
+        Kind::Watched,
+        Kind::Interrupted,
+    ];
+
     pub fn exit_code(self) -> u8 {
         match self {
             Kind::Failed => 1,
@@ -33,6 +44,57 @@ impl Kind {
             Kind::Interrupted => 130,
         }
     }
+
+    /// What the exit code means, as a sentence (man page, README).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Kind::Failed => "The operation failed (AWS, git, network); nothing was changed or the message says what was.",
+            Kind::Usage => "Usage error.",
+            Kind::Preflight => "A preflight check failed, or confirmation was needed and not possible; nothing was changed.",
+            Kind::Partial => "Partially applied: the message lists what was done and the command that resumes or undoes it.",
+            Kind::Watched => "A watched process failed (migration abandoned, SSM command failed).",
+            Kind::Interrupted => "Interrupted; the message says where things stand.",
+        }
+    }
+
+    /// The same, in a few words (`--help`).
+    pub fn brief(self) -> &'static str {
+        match self {
+            Kind::Failed => "operation failed",
+            Kind::Usage => "usage error",
+            Kind::Preflight => {
+                "preflight check failed or confirmation impossible (nothing changed)"
+            }
+            Kind::Partial => "partially applied",
+            Kind::Watched => "a watched process failed",
+            Kind::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Exit code 0, which no error kind has.
+pub const SUCCESS_MEANING: (&str, &str) = (
+    "success (or nothing to do, or declined)",
+    "Success, or nothing to do, or the user declined.",
+);
+
+/// Every exit status with its sentence, 0 first: the man page's EXIT STATUS section.
+pub fn exit_statuses() -> Vec<(u8, &'static str)> {
+    std::iter::once((0, SUCCESS_MEANING.1))
+        .chain(Kind::ALL.iter().map(|k| (k.exit_code(), k.meaning())))
+        .collect()
+}
+
+/// The one-paragraph exit-status summary of `login-release --help`.
+pub fn exit_status_summary() -> String {
+    let parts: Vec<String> = std::iter::once(format!("0 {}", SUCCESS_MEANING.0))
+        .chain(
+            Kind::ALL
+                .iter()
+                .map(|k| format!("{} {}", k.exit_code(), k.brief())),
+        )
+        .collect();
+    format!("Exit status: {}.", parts.join(", "))
 }
 
 /// An error with a documented exit code and an optional `help:` line.

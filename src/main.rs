@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use login_release::cli::Cli;
-use login_release::context::Context;
 use login_release::error::report;
 
 /// How long a command gets after Ctrl-C to stop on its own terms.
@@ -13,7 +12,7 @@ const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn main() -> ExitCode {
     // `COMPLETE=bash login-release ...`: answer the shell's completion request and exit.
-    login_release::docs::complete_if_requested();
+    login_release::cli::complete_if_requested();
     let cli = Cli::parse();
     init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -24,8 +23,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::Error::from(e).context("starting the async runtime")),
     };
     let result = runtime.block_on(async move {
-        let ctx = Context::new(cli.global)?;
-        let command = login_release::commands::run(&ctx, cli.command);
+        let ctx = cli.global.context()?;
+        let command = login_release::cli::run(&ctx, cli.command);
         tokio::pin!(command);
         tokio::select! {
             biased;
@@ -65,16 +64,8 @@ fn fail(err: &anyhow::Error) -> ExitCode {
 }
 
 fn init_tracing(global: &login_release::cli::GlobalArgs) {
-    use login_release::output::ColorChoice;
     use std::io::IsTerminal;
-    let ansi = match global.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
-        }
-    };
+    let ansi = global.color.enabled_for(std::io::stderr().is_terminal());
     // By default only our own warnings: the SDK's (a region looked up from instance metadata
     // that is not there, say) are noise next to the one error line that follows them.
     let default = match (global.quiet, global.verbose) {

@@ -1,4 +1,6 @@
 //! Every byte the user sees: data on stdout, status on stderr, JSON documents, progress, prompts.
+//! The only module of the library allowed to print (the lints in `lib.rs` deny it elsewhere).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -34,6 +36,20 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// The one rule for colour on a stream: `always`, `never`, or with `auto` a terminal and no
+    /// `NO_COLOR`. Output and diagnostics both ask this, each for the stream it writes to.
+    pub fn enabled_for(self, stream_is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stream_is_terminal
+            }
+        }
+    }
+}
+
 /// The output channel every command writes through.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -46,17 +62,13 @@ pub struct Output {
 impl Output {
     pub fn new(format: Format, color: ColorChoice, quiet: bool) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
-        let color = match color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
-                    && stderr_tty
-            }
-        };
-        console::set_colors_enabled(color);
-        console::set_colors_enabled_stderr(color);
+        let stdout_color = color.enabled_for(std::io::stdout().is_terminal());
+        let stderr_color = color.enabled_for(stderr_tty);
+        console::set_colors_enabled(stdout_color);
+        console::set_colors_enabled_stderr(stderr_color);
+        // The plan goes to stdout or stderr depending on the format: colour it only when both
+        // streams take colour, so a plan piped into a file never carries escapes.
+        let color = stdout_color && stderr_color;
         Output {
             format,
             quiet,
@@ -87,6 +99,11 @@ impl Output {
             Style::new().yellow().bold().apply_to("warning:"),
             msg.as_ref()
         );
+    }
+
+    /// A plain line on stderr that `-q` does not hide (a failed watch's summary).
+    pub fn notice(&self, msg: impl AsRef<str>) {
+        eprintln!("{}", msg.as_ref());
     }
 
     /// A success line on stderr.

@@ -22,11 +22,11 @@ use crate::types::HumanDuration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
     /// Role (idp, worker, migration, pivcac, analytics, outboundproxy...) or ALL: every group
     /// of the environment except `naming.skip_tags` ones and empty ones.
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles_or_all))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles_or_all))]
     pub role: String,
     #[command(flatten)]
     pub flags: RecycleFlags,

@@ -26,11 +26,11 @@ The change is refused unless min <= desired <= max afterwards; the message names
 change first.")]
 pub struct Args {
     /// Environment, e.g. prod.
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
 
     /// Role, e.g. idp; the group is `{env}-{role}` (setting naming.asg).
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: String,
 
     /// New value for desired capacity (or for --min / --max).

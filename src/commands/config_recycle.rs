@@ -22,10 +22,10 @@ use crate::types::Env;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
     /// Role (idp, pivcac...) or ALL.
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: String,
     #[command(flatten)]
     pub flags: RecycleFlags,

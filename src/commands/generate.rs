@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use crate::context::Context;
 use anyhow::{Context as _, Result};
 
 #[derive(Debug, clap::Args)]
@@ -20,10 +19,11 @@ enum What {
     Man { dir: PathBuf },
 }
 
-pub async fn run(_ctx: &Context, args: Args) -> Result<()> {
+/// `app` is the whole command tree, handed down by `cli` (this module must not depend on it).
+pub fn run(args: Args, app: clap::Command) -> Result<()> {
     match args.what {
-        What::Completions { dir } => crate::docs::write_completions(&dir),
-        What::Man { dir } => crate::docs::write_man_pages(&dir),
+        What::Completions { dir } => crate::complete::write_completions(&dir),
+        What::Man { dir } => crate::manpage::write_man_pages(app, &dir),
     }
     .with_context(|| "writing generated files".to_string())
 }

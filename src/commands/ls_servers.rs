@@ -28,7 +28,7 @@ A summary of running vs desired instances per group goes to stderr.")]
 pub struct Args {
     /// Environment: every instance in its VPC (`login-vpc-ENV`).
     #[arg(short = 'e', long = "env", value_name = "ENV")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Option<Env>,
 
     /// Name tag glob (repeatable; any match lists the instance), e.g. `asg-prod-idp*`.
@@ -42,7 +42,7 @@ pub struct Args {
     /// Add load-balancer target health for ROLE's target groups (needs -e); lists ROLE's
     /// instances, registered or not.
     #[arg(short = 'r', long = "role", value_name = "ROLE", requires = "env")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: Option<String>,
 
     /// Only id, name, state and uptime.

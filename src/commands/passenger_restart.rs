@@ -25,12 +25,12 @@ Exit status: as ssm-command; 3 also when ENV is a production environment and --a
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
 
     /// The role whose instances restart passenger (idp, worker, ...).
     #[arg(value_name = "ROLE")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: String,
 
     /// Allow a production environment: it drops live requests (emergencies only).

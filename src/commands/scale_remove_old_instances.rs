@@ -20,11 +20,11 @@ use crate::types::Env;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
     /// Role, or ALL: every group of the environment except `naming.skip_tags` ones, empty ones
     /// and the migration group, with one confirmation for all.
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles_or_all))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles_or_all))]
     pub role: String,
     /// Do not wait for the recycle's scale-down: unprotect now (the group removes them when
     /// its desired capacity drops).

@@ -36,17 +36,17 @@ document, no running instances, or no terminal to confirm on; 5 an invocation fa
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
 
     /// The role whose group's running instances run the command (idp, worker, ...).
     #[arg(value_name = "ROLE")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: String,
 
     /// The document's short name: `passenger-restart` runs `ENV-ssm-cmd-passenger-restart`.
     #[arg(value_name = "DOCUMENT")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::ssm_documents))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::ssm_documents))]
     pub document: String,
 
     #[command(flatten)]

@@ -43,7 +43,7 @@ went away before the success marker; 130 interrupted (the migration keeps runnin
 pub struct Args {
     /// The environment (prod, staging, int, dev, or a personal one).
     #[arg(value_name = "ENV")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::environments))]
     pub env: Env,
 
     /// Follow this instance instead of the newest one.
@@ -52,7 +52,7 @@ pub struct Args {
 
     /// Follow the newest instance named `asg-ENV-ROLE` instead of the migration group's.
     #[arg(long, value_name = "ROLE")]
-    #[arg(add = ArgValueCandidates::new(crate::docs::roles))]
+    #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: Option<String>,
 
     /// Give up after this long (exit 1); waiting for the instance counts.
@@ -327,7 +327,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     if finish.outcome == Outcome::Succeeded {
         ctx.out.success(summary);
     } else {
-        eprintln!("{summary}");
+        ctx.out.notice(summary);
     }
 
     let id = instance.as_deref().unwrap_or("ID");

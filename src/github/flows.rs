@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::error::{preflight, usage};
-use crate::github::api::{MergeKind, NewPr, PrOutcome, PullRequest};
 use crate::github::client::Client;
 use crate::github::rules;
+use crate::github::types::{MergeKind, NewPr, PrOutcome, PullRequest};
 use crate::output::Output;
 use crate::types::RcNumber;
 

@@ -14,13 +14,14 @@ pub mod client;
 pub mod flows;
 pub mod repo;
 pub mod rules;
+pub mod types;
 
 use anyhow::Result;
 use secrecy::SecretString;
 
-pub use api::{MergeKind, NewPr, PrOutcome, PullRequest, Release};
 pub use client::Client;
 pub use repo::{RepoSlug, RepoSource};
+pub use types::{MergeKind, NewPr, PrOutcome, PullRequest, Release};
 
 use crate::config::Settings;
 use crate::context::Context;

@@ -3,8 +3,8 @@
 
 use std::ops::ControlFlow;
 
-use crate::github::api::{PullRequest, Release};
 use crate::github::repo::RepoSlug;
+use crate::github::types::{PullRequest, Release};
 use crate::types::RcNumber;
 
 /// The RC number a title carries, by a pattern with one `{rc}` (`RC {rc}`,
@@ -163,7 +163,7 @@ pub const RETROSPECTIVE_REMINDER: &str = "after the revert merges, recycle produ
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::api::{Label, PrRef};
+    use crate::github::types::{Label, PrRef};
 
     fn release(name: &str, draft: bool, prerelease: bool) -> Release {
         Release {

@@ -22,8 +22,6 @@ use crate::aws::fleet::Group;
 use crate::config::Settings;
 use crate::error::Findings;
 
-pub use run::rollback_fleet;
-
 /// What a fleet command acts on: one role's group, or every group of the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

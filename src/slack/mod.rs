@@ -237,7 +237,7 @@ fn check_webhook_url(url: &str) -> Result<(), PostError> {
 /// Posts the announcement of `event` unless notifications are off, and turns any failure into a
 /// warning. Call it after the step it announces has succeeded.
 pub async fn announce(ctx: &Context, event: Event) {
-    if ctx.global.no_notify || ctx.dry_run() {
+    if !ctx.notifies() {
         tracing::debug!("Slack announcement skipped (--no-notify or --dry-run)");
         return;
     }

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod architecture;
 mod asg_recycle;
 mod asg_size;
 mod changelog;
