@@ -21,6 +21,11 @@ impl GitSha {
     }
 }
 
+/// The short form of a commit id, as people read it (see [`GitSha::short`]).
+pub fn short(oid: git2::Oid) -> String {
+    GitSha::from(oid).short().to_string()
+}
+
 impl FromStr for GitSha {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -18,7 +18,7 @@ use crate::output::key_values;
 use crate::plan::{Plan, Step};
 use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome, Status};
 use crate::release::{links, rc};
-use crate::types::{GitSha, RcNumber};
+use crate::types::{short, RcNumber};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -47,7 +47,7 @@ pub struct Args {
     /// ALL` does (cancelling a recycle in progress), with its own plan and confirmation. The git
     /// checks run first (a failing one changes nothing); the fleet goes before the push. Needs AWS
     /// credentials (aws-vault exec prod-power --).
-    #[arg(long, value_name = "ENV", add = clap_complete::ArgValueCandidates::new(crate::docs::environments))]
+    #[arg(long, value_name = "ENV", add = clap_complete::ArgValueCandidates::new(crate::complete::environments))]
     pub fleet: Option<crate::types::Env>,
 }
 
@@ -514,8 +514,4 @@ fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
     }
     ctx.out.data(key_values(&rows));
     Ok(())
-}
-
-fn short(oid: Oid) -> String {
-    GitSha::from(oid).short().to_string()
 }

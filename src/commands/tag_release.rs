@@ -15,7 +15,7 @@ use crate::github::{self, flows, rules, Client, MergeKind, Release};
 use crate::output::key_values;
 use crate::plan::{Plan, Step};
 use crate::release::{links, rc};
-use crate::types::{GitSha, RcNumber};
+use crate::types::{short, RcNumber};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -112,7 +112,8 @@ async fn github_preflight(
     let s = ctx.settings();
     let client = github::connect(ctx)?;
     client.check_repo().await?;
-    let found = flows::release_pr(&client, s, args.pr.as_deref(), ctx.global.yes, &ctx.out).await?;
+    let found =
+        flows::release_pr(&client, s, args.pr.as_deref(), ctx.assume_yes(), &ctx.out).await?;
     if let Some(n) = args.rc.filter(|n| *n != found.rc) {
         return Err(crate::error::preflight(
             format!(
@@ -284,7 +285,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     } else {
         None
     };
-    if args.no_sign && !ctx.global.yes && already.is_none() {
+    if args.no_sign && !ctx.assume_yes() && already.is_none() {
         findings.add(
             "--no-sign creates an unsigned release tag, and release tags are production's",
             "sign it (drop --no-sign), or confirm the unsigned tag with --no-sign --yes",
@@ -636,10 +637,6 @@ fn finish(ctx: &Context, doc: &Doc) -> Result<()> {
     ));
     ctx.out.data(key_values(&rows));
     Ok(())
-}
-
-fn short(oid: Oid) -> String {
-    GitSha::from(oid).short().to_string()
 }
 
 #[cfg(test)]

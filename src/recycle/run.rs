@@ -2,7 +2,6 @@
 //! the pure rules, confirm once, apply in a safe order, read back. `asg-recycle`,
 //! `config-recycle`, `scale-remove-*-instances` and `rollback --fleet` all call these.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -21,25 +20,7 @@ use crate::error::{AppError, Kind};
 use crate::output::table;
 use crate::plan::{relative, rfc3339, when, Plan};
 
-/// What happened, for the JSON document and the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Applied,
-    DryRun,
-    Declined,
-    NothingToDo,
-}
-
-impl From<Go> for Status {
-    fn from(go: Go) -> Self {
-        match go {
-            Go::Apply => Status::Applied,
-            Go::DryRun => Status::DryRun,
-            Go::Declined => Status::Declined,
-        }
-    }
-}
+pub use crate::outcome::Status;
 
 /// A group as read back after the change.
 #[derive(Debug, Clone, Serialize)]
@@ -53,10 +34,7 @@ pub struct GroupState {
 
 /// Refuses early (before waiting) when the confirmation at the end could not be asked.
 pub fn require_confirmation_possible(ctx: &Context) -> Result<()> {
-    if ctx.dry_run()
-        || ctx.global.yes
-        || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
-    {
+    if ctx.can_confirm() {
         return Ok(());
     }
     Err(AppError::new(
