@@ -215,6 +215,22 @@ impl Findings {
         self.items.is_empty()
     }
 
+    /// A check that returned a preflight error becomes a finding (its message and hint, taken
+    /// from the error itself, never re-parsed from text), so the other checks still run; any
+    /// other error stops the preflight. `Ok(None)` when the check failed as a finding.
+    pub fn check<T>(&mut self, result: anyhow::Result<T>) -> anyhow::Result<Option<T>> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => match e.downcast_ref::<AppError>() {
+                Some(a) if a.kind == Kind::Preflight => {
+                    self.items.push((a.message.clone(), a.hint.clone()));
+                    Ok(None)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }

@@ -7,3 +7,4 @@ pub mod deploy_json;
 pub mod links;
 pub mod publish;
 pub mod rc;
+pub mod revert;
