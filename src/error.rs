@@ -215,15 +215,16 @@ impl Findings {
         self.items.is_empty()
     }
 
-    /// A check that returned a preflight error becomes a finding (its message and hint, taken
-    /// from the error itself, never re-parsed from text), so the other checks still run; any
-    /// other error stops the preflight. `Ok(None)` when the check failed as a finding.
+    /// A check that returned a preflight error becomes a finding (its message with the context
+    /// around it, and its hint), so the other checks still run; any other error stops the
+    /// preflight. `Ok(None)` when the check failed as a finding.
     pub fn check<T>(&mut self, result: anyhow::Result<T>) -> anyhow::Result<Option<T>> {
         match result {
             Ok(v) => Ok(Some(v)),
-            Err(e) => match e.downcast_ref::<AppError>() {
+            Err(e) => match e.chain().find_map(|c| c.downcast_ref::<AppError>()) {
                 Some(a) if a.kind == Kind::Preflight => {
-                    self.items.push((a.message.clone(), a.hint.clone()));
+                    let r = report(&e);
+                    self.items.push((r.message, r.hint));
                     Ok(None)
                 }
                 _ => Err(e),

@@ -4,7 +4,9 @@
 
 pub mod cut;
 pub mod deploy_json;
+pub mod github_release;
 pub mod links;
 pub mod publish;
 pub mod rc;
 pub mod revert;
+pub mod tag;

@@ -13,6 +13,7 @@ mod cut_rc;
 mod docs;
 mod github;
 mod ls_servers;
+mod release_api;
 mod rollback;
 mod sandbox;
 mod scale_remove;
