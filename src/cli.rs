@@ -10,7 +10,8 @@ use crate::output::{ColorChoice, Format};
 const AFTER_HELP: &str = "\
 Exit status: 0 success (or nothing to do, or declined), 1 operation failed, 2 usage error,
 3 preflight check failed or confirmation impossible (nothing changed), 4 partially applied,
-5 a watched process failed, 130 interrupted.
+5 a watched process failed (or monitor-deploy FAIL), 6 monitor-deploy INCONCLUSIVE or NO DATA,
+130 interrupted.
 
 AWS steps use the default credential chain: run them under `aws-vault exec prod-power --`.";
 
@@ -89,6 +90,8 @@ pub enum Command {
     WatchMigration(commands::watch_migration::Args),
     /// Print (and follow) CloudWatch Logs events.
     TailLogs(commands::tail_logs::Args),
+    /// Compare the new sha with the old one in the logs and give a verdict (PASS, FAIL, INCONCLUSIVE).
+    MonitorDeploy(commands::monitor_deploy::Args),
     /// Run an SSM command document on a role's running instances.
     SsmCommand(commands::ssm_command::Args),
     /// Restart passenger on a role's instances (unsafe in production).

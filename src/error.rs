@@ -18,6 +18,10 @@ pub enum Kind {
     Partial,
     /// A watched process failed (migration abandoned, SSM command failed).
     Watched,
+    /// A watch ended without a decision: monitor-deploy's INCONCLUSIVE or NO DATA. Not a
+    /// failure (nothing was found wrong) and not a success (nothing was shown right): scripts
+    /// and the deploy gate must be able to tell it from both.
+    Undecided,
     /// Interrupted by the user (Ctrl-C); says where things stand.
     Interrupted,
 }
@@ -30,6 +34,7 @@ impl Kind {
             Kind::Preflight => 3,
             Kind::Partial => 4,
             Kind::Watched => 5,
+            Kind::Undecided => 6,
             Kind::Interrupted => 130,
         }
     }
@@ -204,6 +209,7 @@ mod tests {
         assert_eq!(Kind::Preflight.exit_code(), 3);
         assert_eq!(Kind::Partial.exit_code(), 4);
         assert_eq!(Kind::Watched.exit_code(), 5);
+        assert_eq!(Kind::Undecided.exit_code(), 6);
         assert_eq!(Kind::Interrupted.exit_code(), 130);
     }
 

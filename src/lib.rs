@@ -14,6 +14,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod logs;
+pub mod monitor;
 pub mod output;
 pub mod plan;
 pub mod recycle;

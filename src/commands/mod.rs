@@ -15,6 +15,7 @@ pub mod config_recycle;
 pub mod cut_rc;
 pub mod generate;
 pub mod ls_servers;
+pub mod monitor_deploy;
 pub mod passenger_restart;
 pub mod rollback;
 pub mod sandbox;
@@ -67,6 +68,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::ConfigRecycle(args) => config_recycle::run(ctx, args).await,
         Command::WatchMigration(args) => watch_migration::run(ctx, args).await,
         Command::TailLogs(args) => tail_logs::run(ctx, args).await,
+        Command::MonitorDeploy(args) => monitor_deploy::run(ctx, args).await,
         Command::SsmCommand(args) => ssm_command::run(ctx, args).await,
         Command::PassengerRestart(args) => passenger_restart::run(ctx, args).await,
         Command::Sandbox(args) => sandbox::run(ctx, args).await,
