@@ -276,10 +276,25 @@ impl Monitor {
     /// The thresholds, as fractions of rate.
     pub fn thresholds(&self) -> Result<crate::monitor::verdict::Thresholds> {
         Ok(crate::monitor::verdict::Thresholds {
-            errors_absolute: Self::number("allowed_5xx_points", &self.allowed_5xx_points, 0.0, 100.0)? / 100.0,
-            errors_relative: Self::number("allowed_5xx_relative_percent", &self.allowed_5xx_relative_percent, 0.0, 10_000.0)? / 100.0,
+            errors_absolute: Self::number(
+                "allowed_5xx_points",
+                &self.allowed_5xx_points,
+                0.0,
+                100.0,
+            )? / 100.0,
+            errors_relative: Self::number(
+                "allowed_5xx_relative_percent",
+                &self.allowed_5xx_relative_percent,
+                0.0,
+                10_000.0,
+            )? / 100.0,
             errors_min_requests: Self::count("min_requests", &self.min_requests)?,
-            success_drop: Self::number("allowed_success_drop_points", &self.allowed_success_drop_points, 0.0, 100.0)? / 100.0,
+            success_drop: Self::number(
+                "allowed_success_drop_points",
+                &self.allowed_success_drop_points,
+                0.0,
+                100.0,
+            )? / 100.0,
             success_min_attempts: Self::count("min_attempts", &self.min_attempts)?,
         })
     }
@@ -299,7 +314,11 @@ impl Monitor {
     pub fn query_timeout(&self) -> Result<std::time::Duration> {
         let d = Self::duration("query_timeout", &self.query_timeout)?;
         if d.is_zero() {
-            return Err(bad_setting("query_timeout", &self.query_timeout, "longer than 0s"));
+            return Err(bad_setting(
+                "query_timeout",
+                &self.query_timeout,
+                "longer than 0s",
+            ));
         }
         Ok(d)
     }

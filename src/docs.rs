@@ -137,7 +137,8 @@ fn main_page_sections() -> String {
         ("2", "Usage error."),
         ("3", "A preflight check failed, or confirmation was needed and not possible; nothing was changed."),
         ("4", "Partially applied: the message lists what was done and the command that resumes or undoes it."),
-        ("5", "A watched process failed (migration abandoned, SSM command failed)."),
+        ("5", "A watched process failed (migration abandoned, SSM command failed), or monitor-deploy's verdict is FAIL."),
+        ("6", "monitor-deploy ended INCONCLUSIVE or NO DATA: neither shown right nor found wrong."),
         ("130", "Interrupted; the message says where things stand."),
     ] {
         r.control("TP", []).text([bold(code)]).text([roman(meaning)]);

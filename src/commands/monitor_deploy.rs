@@ -178,7 +178,10 @@ async fn check_groups(aws: &Aws, groups: &Groups) -> Result<()> {
 
 fn check_args(args: &Args) -> Result<()> {
     if args.interval.0.is_zero() {
-        return Err(error::usage("--interval must be longer than 0s", "try --interval 30s"));
+        return Err(error::usage(
+            "--interval must be longer than 0s",
+            "try --interval 30s",
+        ));
     }
     if args.max_duration.0 < args.interval.0 {
         return Err(error::usage(
@@ -199,7 +202,10 @@ async fn shas(ctx: &Context, aws: &Aws, args: &Args) -> Result<(Shas, Option<Tim
     } else {
         let name = ctx.settings().instance_name(&args.env, &args.role);
         let filters = vec![
-            aws_sdk_ec2::types::Filter::builder().name("tag:Name").values(&name).build(),
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:Name")
+                .values(&name)
+                .build(),
             aws_sdk_ec2::types::Filter::builder()
                 .name("instance-state-name")
                 .values("running")
@@ -236,7 +242,13 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    async fn query(&self, group: &str, span: Span, text: String, cost: &mut Cost) -> Result<Answer> {
+    async fn query(
+        &self,
+        group: &str,
+        span: Span,
+        text: String,
+        cost: &mut Cost,
+    ) -> Result<Answer> {
         let (start, end) = span.query_bounds();
         let req = insights::Request {
             log_groups: vec![group.to_string()],
@@ -255,9 +267,13 @@ impl Runner<'_> {
         if span.is_empty() {
             return Ok(s);
         }
-        let r = self.query(&self.groups.requests, span, queries::requests(), cost).await?;
+        let r = self
+            .query(&self.groups.requests, span, queries::requests(), cost)
+            .await?;
         queries::read_requests(&r.rows, &mut s)?;
-        let e = self.query(&self.groups.events, span, queries::events(), cost).await?;
+        let e = self
+            .query(&self.groups.events, span, queries::events(), cost)
+            .await?;
         queries::read_events(&e.rows, &mut s)?;
         Ok(s)
     }
@@ -304,7 +320,13 @@ fn table(outcome: &Outcome, t: &TickReport, acc: &Accumulator) -> String {
         row.push(String::new());
         row
     };
-    let mut diff = vec!["new-old".to_string(), String::new(), String::new(), String::new(), String::new()];
+    let mut diff = vec![
+        "new-old".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ];
     diff.extend(t.assessments.iter().map(diff_cell));
     diff.push(t.verdict.to_string());
     let rows = vec![
@@ -320,10 +342,18 @@ fn table(outcome: &Outcome, t: &TickReport, acc: &Accumulator) -> String {
         outcome.planned_looks,
         rfc3339(t.at),
         format_duration(acc.window()),
-        outcome.deploy_start.map(rfc3339).unwrap_or_else(|| "-".into()),
+        outcome
+            .deploy_start
+            .map(rfc3339)
+            .unwrap_or_else(|| "-".into()),
         t.alpha
     );
-    format!("{title}\n{}\n{}: {}", crate::output::table(&header, rows, true), t.verdict, t.reason)
+    format!(
+        "{title}\n{}\n{}: {}",
+        crate::output::table(&header, rows, true),
+        t.verdict,
+        t.reason
+    )
 }
 
 /// The piped form: one timestamped line per tick.
@@ -333,7 +363,13 @@ fn line(t: &TickReport, acc: &Accumulator) -> String {
         .iter()
         .map(|a| {
             let r = |c: stats::Count| c.rate().map(verdict::pct).unwrap_or_else(|| "-".into());
-            format!("{} {}/{} {}", a.metric.column().trim_end_matches(" %"), r(a.new), r(a.old), a.status)
+            format!(
+                "{} {}/{} {}",
+                a.metric.column().trim_end_matches(" %"),
+                r(a.new),
+                r(a.old),
+                a.status
+            )
         })
         .collect();
     format!(
@@ -368,7 +404,9 @@ impl Display {
     fn show(&self, ctx: &Context, outcome: &Outcome, t: &TickReport, acc: &Accumulator) {
         match self {
             // Clear the screen and home the cursor: one table redrawn in place.
-            Display::Redraw => ctx.out.data(format!("\x1b[H\x1b[2J{}", table(outcome, t, acc))),
+            Display::Redraw => ctx
+                .out
+                .data(format!("\x1b[H\x1b[2J{}", table(outcome, t, acc))),
             Display::Lines => ctx.out.data(line(t, acc)),
             Display::Json => ctx.out.status(line(t, acc)),
         }
@@ -390,7 +428,11 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
     let planned = if args.once {
         1
     } else {
-        args.max_duration.0.as_secs().div_ceil(args.interval.0.as_secs().max(1)).max(1) as u32
+        args.max_duration
+            .0
+            .as_secs()
+            .div_ceil(args.interval.0.as_secs().max(1))
+            .max(1) as u32
     };
     let spending = Spending::new(alpha, planned);
     let clock = RealClock::starting_at(ctx.now());
@@ -414,7 +456,12 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
     };
     ctx.out.status(format!(
         "comparing new {} with old {} in {} and {} (ingestion lag {}, {} looks planned)",
-        shas.new, shas.old, groups.requests, groups.events, format_duration(lag), planned
+        shas.new,
+        shas.old,
+        groups.requests,
+        groups.events,
+        format_duration(lag),
+        planned
     ));
     let runner = Runner { aws, pace, groups };
     let mut acc: Option<Accumulator> = None;
@@ -425,7 +472,18 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
         let last = args.once || now + args.interval.0 >= deadline;
         let mut cost = Cost::default();
         if acc.is_none() {
-            acc = discover(ctx, &runner, &shas, launched, now, lag, args, &mut cost, &mut outcome).await?;
+            acc = discover(
+                ctx,
+                &runner,
+                &shas,
+                launched,
+                now,
+                lag,
+                args,
+                &mut cost,
+                &mut outcome,
+            )
+            .await?;
             outcome.deploy_start = acc.as_ref().map(|a| a.deploy_start);
         }
         let look_alpha = spending.alpha_at(look);
@@ -436,7 +494,13 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
                 if let Some(tick) = a.next(now, lag) {
                     let current = runner.slice(tick.current, &mut cost).await?;
                     let baseline = runner.slice(tick.baseline, &mut cost).await?;
-                    a.add(&tick, &current, &baseline, shas.new.as_str(), shas.old.as_str());
+                    a.add(
+                        &tick,
+                        &current,
+                        &baseline,
+                        shas.new.as_str(),
+                        shas.old.as_str(),
+                    );
                     instances = reporting(&current, &shas);
                     queried = Some(tick);
                 }
@@ -476,7 +540,11 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
             instances_old: 0,
             queries: cost.queries,
             bytes_scanned: cost.bytes,
-            verdict: if last { Verdict::NoData } else { Verdict::Pending },
+            verdict: if last {
+                Verdict::NoData
+            } else {
+                Verdict::Pending
+            },
             reason: format!("no request from the new sha {} in the logs yet", shas.new),
         });
         let empty = Accumulator::new(now);
@@ -506,8 +574,16 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
 
 /// Instances reporting: the log streams of each sha that logged a request in this tick's slice.
 fn reporting(current: &Slice, shas: &Shas) -> (u64, u64) {
-    let n = current.instances.get(shas.new.as_str()).copied().unwrap_or(0);
-    let o = current.instances.get(shas.old.as_str()).copied().unwrap_or(0);
+    let n = current
+        .instances
+        .get(shas.new.as_str())
+        .copied()
+        .unwrap_or(0);
+    let o = current
+        .instances
+        .get(shas.old.as_str())
+        .copied()
+        .unwrap_or(0);
     (n, o)
 }
 
@@ -535,11 +611,20 @@ async fn discover(
         return Ok(None);
     }
     let span = Span { start: from, end };
-    let a = runner.query(&runner.groups.requests, span, queries::discovery(), cost).await?;
+    let a = runner
+        .query(&runner.groups.requests, span, queries::discovery(), cost)
+        .await?;
     let seen = queries::read_discovery(&a.rows)?;
     if outcome.warnings.is_empty() {
-        for s in seen.iter().filter(|s| s.sha != shas.new.as_str() && s.sha != shas.old.as_str()) {
-            let what = if s.sha.is_empty() { "no sha".to_string() } else { format!("sha {}", s.sha) };
+        for s in seen
+            .iter()
+            .filter(|s| s.sha != shas.new.as_str() && s.sha != shas.old.as_str())
+        {
+            let what = if s.sha.is_empty() {
+                "no sha".to_string()
+            } else {
+                format!("sha {}", s.sha)
+            };
             let w = format!(
                 "the request log shows {} requests with {what} (first at {}), neither the old nor the new sha; they are left out",
                 s.requests,
@@ -556,7 +641,12 @@ async fn discover(
 }
 
 /// The last words: the verdict (and the rollback on FAIL), recorded on the group for the team.
-async fn finish(ctx: &Context, outcome: &mut Outcome, shas: &Shas, display: &Display) -> Result<()> {
+async fn finish(
+    ctx: &Context,
+    outcome: &mut Outcome,
+    shas: &Shas,
+    display: &Display,
+) -> Result<()> {
     if outcome.verdict == Verdict::Fail {
         outcome.rollback = Some(format!(
             "login-release scale-remove-new-instances {} {}",
@@ -564,7 +654,8 @@ async fn finish(ctx: &Context, outcome: &mut Outcome, shas: &Shas, display: &Dis
         ));
     }
     if !matches!(display, Display::Json) {
-        ctx.out.data(format!("verdict: {}: {}", outcome.verdict, outcome.reason));
+        ctx.out
+            .data(format!("verdict: {}: {}", outcome.verdict, outcome.reason));
         if let Some(r) = &outcome.rollback {
             ctx.out.data(format!("roll back with: {r}"));
         }
@@ -572,7 +663,8 @@ async fn finish(ctx: &Context, outcome: &mut Outcome, shas: &Shas, display: &Dis
     if outcome.verdict != Verdict::Pending {
         let group = ctx.settings().asg_name(&outcome.env, &outcome.role);
         if ctx.dry_run() {
-            ctx.out.status(format!("dry run: the verdict is not recorded on {group}"));
+            ctx.out
+                .status(format!("dry run: the verdict is not recorded on {group}"));
         } else {
             let value = record::value(outcome.verdict, shas, ctx.now());
             if let Err(e) = ctx.aws().await?.record_verdict(&group, &value).await {

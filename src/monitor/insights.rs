@@ -84,7 +84,8 @@ pub async fn run(
                 "{} did not finish within {}{}",
                 what(),
                 crate::types::format_duration(pace.timeout),
-                id.map(|i| format!(" (query {i}, stopped)")).unwrap_or_default()
+                id.map(|i| format!(" (query {i}, stopped)"))
+                    .unwrap_or_default()
             ),
             "CloudWatch Logs is slow or busy: raise monitor.query_timeout, or run again",
         )
@@ -102,7 +103,10 @@ pub async fn run(
         match sent {
             Ok(out) => break out.query_id().unwrap_or_default().to_string(),
             Err(e) if is_refusal(&e) => {
-                tracing::debug!("StartQuery refused ({}); backing off", crate::aws::sdk_message(&e));
+                tracing::debug!(
+                    "StartQuery refused ({}); backing off",
+                    crate::aws::sdk_message(&e)
+                );
                 let wait = backoff(pace, backoffs);
                 backoffs += 1;
                 if tokio::time::Instant::now() + wait > deadline {

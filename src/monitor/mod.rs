@@ -122,15 +122,24 @@ pub fn pick_shas(
     };
     let shas = match (old, new) {
         (Some(o), None) => match others(o).as_slice() {
-            [n] => Some(Shas { old: o.clone(), new: n.clone() }),
+            [n] => Some(Shas {
+                old: o.clone(),
+                new: n.clone(),
+            }),
             _ => None,
         },
         (None, Some(n)) => match others(n).as_slice() {
-            [o] => Some(Shas { old: o.clone(), new: n.clone() }),
+            [o] => Some(Shas {
+                old: o.clone(),
+                new: n.clone(),
+            }),
             _ => None,
         },
         _ => match full.as_slice() {
-            [(o, _), (n, _)] => Some(Shas { old: o.clone(), new: n.clone() }),
+            [(o, _), (n, _)] => Some(Shas {
+                old: o.clone(),
+                new: n.clone(),
+            }),
             _ => None,
         },
     };
@@ -181,11 +190,19 @@ mod tests {
         ];
         let s = pick_shas(&running_shas(&two, "idp"), None, None).unwrap();
         assert_eq!((s.old.as_str(), s.new.as_str()), (b.as_str(), a.as_str()));
-        let three = [two[0].clone(), two[1].clone(), inst("i-4", &c, "2026-12-02T05:00:00Z")];
+        let three = [
+            two[0].clone(),
+            two[1].clone(),
+            inst("i-4", &c, "2026-12-02T05:00:00Z"),
+        ];
         let e = pick_shas(&running_shas(&three, "idp"), None, None).unwrap_err();
         let r = crate::error::report(&e);
         assert_eq!(r.code, 3);
-        assert!(r.message.contains(&a) && r.message.contains(&b) && r.message.contains(&c), "{}", r.message);
+        assert!(
+            r.message.contains(&a) && r.message.contains(&b) && r.message.contains(&c),
+            "{}",
+            r.message
+        );
         // One flag picks its side among three? Still ambiguous; among two it decides.
         let gb: GitSha = b.parse().unwrap();
         assert!(pick_shas(&running_shas(&three, "idp"), Some(&gb), None).is_err());
@@ -193,7 +210,10 @@ mod tests {
         let s = pick_shas(&running_shas(&two, "idp"), None, Some(&gb)).unwrap();
         assert_eq!(s.old, ga, "--new-sha b makes a the old one");
         // Short tags are findings, never prefixes.
-        let short = [inst("i-5", "abc1234", "2026-12-02T04:00:00Z"), two[1].clone()];
+        let short = [
+            inst("i-5", "abc1234", "2026-12-02T04:00:00Z"),
+            two[1].clone(),
+        ];
         let e = pick_shas(&running_shas(&short, "idp"), None, None).unwrap_err();
         assert!(e.to_string().contains("not a full sha"), "{e}");
     }

@@ -100,7 +100,10 @@ pub fn parse_insights_time(s: &str) -> Option<Timestamp> {
         return Some(t);
     }
     let civil: jiff::civil::DateTime = s.trim().replace(' ', "T").parse().ok()?;
-    civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 pub fn read_discovery(rows: &[Row]) -> Result<Vec<Seen>> {
@@ -217,15 +220,35 @@ mod tests {
         let a = "a".repeat(40);
         let mut s = Slice::default();
         read_requests(
-            &[row(&[("git_sha", &a), ("requests", "100"), ("errors_5xx", "2.0"), ("instances", "3")])],
+            &[row(&[
+                ("git_sha", &a),
+                ("requests", "100"),
+                ("errors_5xx", "2.0"),
+                ("instances", "3"),
+            ])],
             &mut s,
         )
         .unwrap();
         read_events(
             &[
-                row(&[("git_sha", &a), ("name", EVENT_MFA), ("attempts", "10"), ("successes", "9")]),
-                row(&[("git_sha", &a), ("name", EVENT_VERIFY), ("attempts", "8"), ("successes", "6")]),
-                row(&[("git_sha", &a), ("name", EVENT_FINAL_RESOLUTION), ("attempts", "4"), ("successes", "4")]),
+                row(&[
+                    ("git_sha", &a),
+                    ("name", EVENT_MFA),
+                    ("attempts", "10"),
+                    ("successes", "9"),
+                ]),
+                row(&[
+                    ("git_sha", &a),
+                    ("name", EVENT_VERIFY),
+                    ("attempts", "8"),
+                    ("successes", "6"),
+                ]),
+                row(&[
+                    ("git_sha", &a),
+                    ("name", EVENT_FINAL_RESOLUTION),
+                    ("attempts", "4"),
+                    ("successes", "4"),
+                ]),
             ],
             &mut s,
         )

@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(failed(&tags), None);
         tags.insert(TAG.to_string(), value(Verdict::Fail, &shas, at));
         let v = failed(&tags).unwrap();
-        assert!(v.starts_with("FAIL new=bbbb") && v.ends_with("at=2026-12-02T04:00:00Z"), "{v}");
+        assert!(
+            v.starts_with("FAIL new=bbbb") && v.ends_with("at=2026-12-02T04:00:00Z"),
+            "{v}"
+        );
     }
 }

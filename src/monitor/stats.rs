@@ -283,7 +283,10 @@ mod tests {
     fn wilson_matches_newcombes_worked_examples() {
         // Newcombe (1998), table I: 81/263 -> 0.2553 to 0.3662 at 95%.
         let i = wilson(Count::new(81, 263), 0.05).unwrap();
-        assert!(close(i.lo, 0.2553, 5e-4) && close(i.hi, 0.3662, 5e-4), "{i:?}");
+        assert!(
+            close(i.lo, 0.2553, 5e-4) && close(i.hi, 0.3662, 5e-4),
+            "{i:?}"
+        );
         // 0/20 -> 0 to 0.1611: Wilson is not degenerate at zero events.
         let i = wilson(Count::new(0, 20), 0.05).unwrap();
         assert!(close(i.lo, 0.0, 1e-9) && close(i.hi, 0.1611, 5e-4), "{i:?}");
@@ -296,7 +299,10 @@ mod tests {
         assert!(close(i.hi, 1.0 - 0.025f64.powf(1.0 / 20.0), 1e-6), "{i:?}");
         // 1/10: 0.0025 to 0.4450 (standard tables).
         let i = clopper_pearson(Count::new(1, 10), 0.05).unwrap();
-        assert!(close(i.lo, 0.0025, 2e-4) && close(i.hi, 0.4450, 2e-4), "{i:?}");
+        assert!(
+            close(i.lo, 0.0025, 2e-4) && close(i.hi, 0.4450, 2e-4),
+            "{i:?}"
+        );
         // Mirrored: 9/10 is 1 - (1/10)'s interval.
         let m = clopper_pearson(Count::new(9, 10), 0.05).unwrap();
         assert!(close(m.lo, 1.0 - i.hi, 1e-9) && close(m.hi, 1.0 - i.lo, 1e-9));
@@ -315,7 +321,10 @@ mod tests {
     fn newcombe_difference_matches_his_example() {
         // Newcombe (1998), table II example (56/70 - 48/80): 0.0524 to 0.3339 (method 10).
         let d = difference(Count::new(56, 70), Count::new(48, 80), 0.05).unwrap();
-        assert!(close(d.lo, 0.0524, 1e-3) && close(d.hi, 0.3339, 1e-3), "{d:?}");
+        assert!(
+            close(d.lo, 0.0524, 1e-3) && close(d.hi, 0.3339, 1e-3),
+            "{d:?}"
+        );
         assert!(difference(Count::new(1, 10), Count::default(), 0.05).is_none());
     }
 

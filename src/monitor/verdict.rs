@@ -388,20 +388,104 @@ mod tests {
         use Status::*;
         let c = Count::new;
         let cases: &[(&str, Metric, Count, Count, Status)] = &[
-            ("equal 5xx rates, plenty of data", ServerErrors, c(1000, 200_000), c(1000, 200_000), Pass),
-            ("doubled 5xx rate", ServerErrors, c(2000, 200_000), c(1000, 200_000), Fail),
-            ("zero errors on both sides, plenty of data", ServerErrors, c(0, 50_000), c(0, 50_000), Pass),
-            ("zero errors on both sides, just the minimum", ServerErrors, c(0, 1000), c(0, 1000), Inconclusive),
-            ("zero-inflated old side, new side erroring", ServerErrors, c(40, 5000), c(0, 5000), Fail),
-            ("zero-inflated old side, one new error", ServerErrors, c(1, 50_000), c(0, 50_000), Pass),
-            ("no data on the old side", ServerErrors, c(3, 5000), c(0, 0), NoData),
-            ("below the minimum requests", ServerErrors, c(0, 900), c(0, 900), NoData),
-            ("small counts, every request fails", ServerErrors, c(20, 20), c(0, 20), Fail),
-            ("small counts, nothing to tell", Mfa, c(9, 10), c(10, 10), NoData),
-            ("equal success rates", Mfa, c(9000, 10_000), c(9000, 10_000), Pass),
-            ("success rate down 10 points", Mfa, c(800, 1000), c(900, 1000), Fail),
-            ("success rate up is never a failure", Mfa, c(990, 1000), c(900, 1000), Pass),
-            ("success rate down 1 point, little data", Mfa, c(89, 100), c(90, 100), Inconclusive),
+            (
+                "equal 5xx rates, plenty of data",
+                ServerErrors,
+                c(1000, 200_000),
+                c(1000, 200_000),
+                Pass,
+            ),
+            (
+                "doubled 5xx rate",
+                ServerErrors,
+                c(2000, 200_000),
+                c(1000, 200_000),
+                Fail,
+            ),
+            (
+                "zero errors on both sides, plenty of data",
+                ServerErrors,
+                c(0, 50_000),
+                c(0, 50_000),
+                Pass,
+            ),
+            (
+                "zero errors on both sides, just the minimum",
+                ServerErrors,
+                c(0, 1000),
+                c(0, 1000),
+                Inconclusive,
+            ),
+            (
+                "zero-inflated old side, new side erroring",
+                ServerErrors,
+                c(40, 5000),
+                c(0, 5000),
+                Fail,
+            ),
+            (
+                "zero-inflated old side, one new error",
+                ServerErrors,
+                c(1, 50_000),
+                c(0, 50_000),
+                Pass,
+            ),
+            (
+                "no data on the old side",
+                ServerErrors,
+                c(3, 5000),
+                c(0, 0),
+                NoData,
+            ),
+            (
+                "below the minimum requests",
+                ServerErrors,
+                c(0, 900),
+                c(0, 900),
+                NoData,
+            ),
+            (
+                "small counts, every request fails",
+                ServerErrors,
+                c(20, 20),
+                c(0, 20),
+                Fail,
+            ),
+            (
+                "small counts, nothing to tell",
+                Mfa,
+                c(9, 10),
+                c(10, 10),
+                NoData,
+            ),
+            (
+                "equal success rates",
+                Mfa,
+                c(9000, 10_000),
+                c(9000, 10_000),
+                Pass,
+            ),
+            (
+                "success rate down 10 points",
+                Mfa,
+                c(800, 1000),
+                c(900, 1000),
+                Fail,
+            ),
+            (
+                "success rate up is never a failure",
+                Mfa,
+                c(990, 1000),
+                c(900, 1000),
+                Pass,
+            ),
+            (
+                "success rate down 1 point, little data",
+                Mfa,
+                c(89, 100),
+                c(90, 100),
+                Inconclusive,
+            ),
         ];
         for (name, m, new, old, want) in cases {
             assert_eq!(status(*new, *old, *m), *want, "{name}");
@@ -424,15 +508,28 @@ mod tests {
         assert_eq!(run(&thin, &good, false), Verdict::Pending);
         assert_eq!(run(&thin, &good, true), Verdict::NoData);
         let close = totals(200_000, 1000, (8850, 10_000));
-        assert_eq!(run(&close, &good, true), Verdict::Inconclusive, "never PASS at the deadline");
+        assert_eq!(
+            run(&close, &good, true),
+            Verdict::Inconclusive,
+            "never PASS at the deadline"
+        );
         // The reason names the metric and the figures.
         let d = decide(&assess(&bad_5xx, &good, &t, ALPHA), &[], false);
-        assert!(d.reason.starts_with("5xx rate: new 1.00% (2000/200000) vs old 0.50%"), "{}", d.reason);
+        assert!(
+            d.reason
+                .starts_with("5xx rate: new 1.00% (2000/200000) vs old 0.50%"),
+            "{}",
+            d.reason
+        );
         // Both versions degraded: the old sha now against itself before the deploy.
         let base = assess(&bad_5xx, &good, &t, ALPHA);
         let d = decide(&assess(&bad_5xx, &bad_5xx, &t, ALPHA), &base, false);
         assert_eq!(d.verdict, Verdict::Fail);
-        assert!(d.reason.starts_with("both versions degraded: 5xx rate"), "{}", d.reason);
+        assert!(
+            d.reason.starts_with("both versions degraded: 5xx rate"),
+            "{}",
+            d.reason
+        );
         // A failing non-critical metric is named but does not decide.
         let mut doc = good.clone();
         doc.add(Metric::DocUpload, Count::new(50, 100));
@@ -440,7 +537,11 @@ mod tests {
         doc_old.add(Metric::DocUpload, Count::new(95, 100));
         let d = decide(&assess(&doc, &doc_old, &t, ALPHA), &[], false);
         assert_eq!(d.verdict, Verdict::Pass);
-        assert!(d.reason.contains("look at: doc upload success"), "{}", d.reason);
+        assert!(
+            d.reason.contains("look at: doc upload success"),
+            "{}",
+            d.reason
+        );
     }
 
     /// SplitMix64: a fixed-seed generator, so the simulation gives the same answer every run.
@@ -488,7 +589,11 @@ mod tests {
                         let m = 40;
                         side.add(Metric::Mfa, Count::new(rng.binomial(m, 0.93), m));
                     }
-                    let alpha = if spend { spending.alpha_at(look) } else { ALPHA };
+                    let alpha = if spend {
+                        spending.alpha_at(look)
+                    } else {
+                        ALPHA
+                    };
                     let d = decide(&assess(&new, &old, &t, alpha), &[], look == looks);
                     if d.verdict == Verdict::Fail {
                         fails += 1;
@@ -508,9 +613,15 @@ mod tests {
             success_drop: 0.0,
             ..Thresholds::default()
         };
-        for (name, t) in [("default thresholds", Thresholds::default()), ("no allowance", strict)] {
+        for (name, t) in [
+            ("default thresholds", Thresholds::default()),
+            ("no allowance", strict),
+        ] {
             let fails = simulate(true, t);
-            assert!(fails <= allowed, "{name}: {fails} false FAILs in 1000 identical deploys");
+            assert!(
+                fails <= allowed,
+                "{name}: {fails} false FAILs in 1000 identical deploys"
+            );
         }
         let naive = simulate(false, strict);
         assert!(

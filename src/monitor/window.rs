@@ -130,23 +130,40 @@ mod tests {
         let start = t("2026-12-02T04:00:00.400Z");
         let mut acc = Accumulator::new(start);
         let lag = Duration::from_secs(60);
-        assert_eq!(acc.next(t("2026-12-02T04:00:30Z"), lag), None, "inside the lag");
+        assert_eq!(
+            acc.next(t("2026-12-02T04:00:30Z"), lag),
+            None,
+            "inside the lag"
+        );
         let tick = acc.next(t("2026-12-02T04:02:00.900Z"), lag).unwrap();
         assert_eq!(tick.current.start, t("2026-12-02T04:00:00Z"));
         assert_eq!(tick.current.end, t("2026-12-02T04:01:00Z"));
-        assert_eq!(tick.current.query_bounds().1 - tick.current.query_bounds().0, 59);
+        assert_eq!(
+            tick.current.query_bounds().1 - tick.current.query_bounds().0,
+            59
+        );
         assert_eq!(tick.baseline.start, t("2026-12-02T03:59:00Z"));
         assert_eq!(tick.baseline.end, t("2026-12-02T04:00:00Z"));
         let (new, old) = ("n", "o");
         let mut cur = Slice::default();
-        cur.totals.entry(new.into()).or_default().add(Metric::ServerErrors, Count::new(1, 10));
+        cur.totals
+            .entry(new.into())
+            .or_default()
+            .add(Metric::ServerErrors, Count::new(1, 10));
         acc.add(&tick, &cur, &Slice::default(), new, old);
         let tick2 = acc.next(t("2026-12-02T04:02:30Z"), lag).unwrap();
-        assert_eq!(tick2.current.start, tick.current.end, "the next slice starts where one ended");
+        assert_eq!(
+            tick2.current.start, tick.current.end,
+            "the next slice starts where one ended"
+        );
         assert_eq!(tick2.current.len(), Duration::from_secs(30));
         assert_eq!(tick2.baseline.end, tick.baseline.start);
         acc.add(&tick2, &cur, &Slice::default(), new, old);
-        assert_eq!(acc.new.get(Metric::ServerErrors), Count::new(2, 20), "added up");
+        assert_eq!(
+            acc.new.get(Metric::ServerErrors),
+            Count::new(2, 20),
+            "added up"
+        );
         assert_eq!(acc.window(), Duration::from_secs(90));
         assert_eq!(acc.old.get(Metric::ServerErrors), Count::default());
     }

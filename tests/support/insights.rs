@@ -203,7 +203,11 @@ fn handle(st: &Mutex<State>, h: &HeaderMap, body: &[u8]) -> axum::response::Resp
             }
             let groups: Vec<String> = req["logGroupNames"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if let Some(missing) = groups.iter().find(|g| !st.groups.contains(*g)) {
                 return error(
@@ -232,7 +236,10 @@ fn handle(st: &Mutex<State>, h: &HeaderMap, body: &[u8]) -> axum::response::Resp
             let status = if p.statuses.len() > 1 {
                 p.statuses.pop_front().unwrap()
             } else {
-                p.statuses.front().cloned().unwrap_or_else(|| "Complete".into())
+                p.statuses
+                    .front()
+                    .cloned()
+                    .unwrap_or_else(|| "Complete".into())
             };
             let results = if status == "Complete" {
                 p.results.clone()
@@ -250,7 +257,10 @@ fn handle(st: &Mutex<State>, h: &HeaderMap, body: &[u8]) -> axum::response::Resp
             st.stopped.push(id);
             ok(json!({"success": true}))
         }
-        other => error("UnknownOperationException", &format!("not implemented: {other}")),
+        other => error(
+            "UnknownOperationException",
+            &format!("not implemented: {other}"),
+        ),
     }
 }
 
@@ -273,13 +283,20 @@ fn answer(records: &[Record], q: &Query) -> Value {
     if q.text.contains("min(@timestamp)") {
         // Discovery: first request and count per sha.
         let mut by: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
-        for r in rows.iter().filter(|r| matches!(r.kind, Kind::Request { .. })) {
+        for r in rows
+            .iter()
+            .filter(|r| matches!(r.kind, Kind::Request { .. }))
+        {
             let e = by.entry(&r.sha).or_insert((r.ts_ms, 0));
             e.0 = e.0.min(r.ts_ms);
             e.1 += r.count;
         }
         for (sha, (first, n)) in by {
-            out.push(json!([field("git_sha", sha), field("first_seen", insights_time(first)), field("requests", n)]));
+            out.push(json!([
+                field("git_sha", sha),
+                field("first_seen", insights_time(first)),
+                field("requests", n)
+            ]));
         }
     } else if q.text.contains("errors_5xx") {
         let mut by: BTreeMap<&str, (u64, u64, BTreeSet<&str>)> = BTreeMap::new();
@@ -294,7 +311,12 @@ fn answer(records: &[Record], q: &Query) -> Value {
             }
         }
         for (sha, (n, errors, streams)) in by {
-            out.push(json!([field("git_sha", sha), field("requests", n), field("errors_5xx", errors), field("instances", streams.len())]));
+            out.push(json!([
+                field("git_sha", sha),
+                field("requests", n),
+                field("errors_5xx", errors),
+                field("instances", streams.len())
+            ]));
         }
     } else if q.text.contains("successes") {
         let mut by: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
@@ -311,7 +333,12 @@ fn answer(records: &[Record], q: &Query) -> Value {
             }
         }
         for ((name, sha), (n, ok)) in by {
-            out.push(json!([field("name", name), field("git_sha", sha), field("attempts", n), field("successes", ok)]));
+            out.push(json!([
+                field("name", name),
+                field("git_sha", sha),
+                field("attempts", n),
+                field("successes", ok)
+            ]));
         }
     }
     Value::Array(out)
