@@ -111,6 +111,8 @@ pub enum Command {
     WatchMigration(commands::watch_migration::Args),
     /// Print (and follow) CloudWatch Logs events.
     TailLogs(commands::tail_logs::Args),
+    /// Compare the new sha with the old one in the logs and give a verdict (PASS, FAIL, INCONCLUSIVE).
+    MonitorDeploy(commands::monitor_deploy::Args),
     /// Run an SSM command document on a role's running instances.
     SsmCommand(commands::ssm_command::Args),
     /// Restart passenger on a role's instances (unsafe in production).
@@ -192,6 +194,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::ConfigRecycle(args) => config_recycle::run(ctx, args).await,
         Command::WatchMigration(args) => watch_migration::run(ctx, args).await,
         Command::TailLogs(args) => tail_logs::run(ctx, args).await,
+        Command::MonitorDeploy(args) => monitor_deploy::run(ctx, args).await,
         Command::SsmCommand(args) => ssm_command::run(ctx, args).await,
         Command::PassengerRestart(args) => passenger_restart::run(ctx, args).await,
         Command::Sandbox(args) => sandbox::run(ctx, args).await,

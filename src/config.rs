@@ -102,6 +102,16 @@ const KEYS: &[KeyDef] = &[
     KeyDef { key: "slack.webhook", ty: Ty::Str, default: &[""], secret: true, help: "Slack incoming-webhook URL for deploy announcements (a secret)" },
     s("migration.success_marker", &["All done! provision.sh finished for identity-devops"], "whole line that marks a successful provision"),
     l("migration.failure_markers", &["ABANDON", "Fatal error in provisioning"], "text that marks a failed provision"),
+    l("monitor.request_log_groups", &["idp={env}_/srv/idp/shared/log/production.log"], "ROLE=GROUP: the request log monitor-deploy reads per role (pki and dashboard log elsewhere)"),
+    l("monitor.event_log_groups", &["idp={env}_/srv/idp/shared/log/events.log"], "ROLE=GROUP: the event log monitor-deploy reads per role"),
+    s("monitor.allowed_5xx_points", &["0.1"], "allowed rise of the 5xx rate, in points (or the relative allowance, whichever is larger)"),
+    s("monitor.allowed_5xx_relative_percent", &["50"], "allowed rise of the 5xx rate, in percent of the old sha's rate"),
+    s("monitor.min_requests", &["1000"], "requests each sha needs before the 5xx rate can pass"),
+    s("monitor.allowed_success_drop_points", &["2"], "allowed drop of a success rate (upload, verify, phone, MFA, proofing), in points"),
+    s("monitor.min_attempts", &["50"], "attempts each sha needs before a success rate can pass"),
+    s("monitor.alpha", &["0.05"], "false-alarm rate spent over all of a monitor's looks"),
+    s("monitor.ingestion_lag", &["2m"], "how far behind now the compared window ends (logs arrive late)"),
+    s("monitor.query_timeout", &["2m"], "a Logs Insights query not done by then is stopped and the run fails"),
 ];
 
 /// Environment variables with our prefix that are not settings.
@@ -126,6 +136,7 @@ pub struct Settings {
     pub github: Github,
     pub slack: Slack,
     pub migration: Migration,
+    pub monitor: Monitor,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -195,6 +206,122 @@ impl fmt::Debug for Slack {
 pub struct Migration {
     pub success_marker: String,
     pub failure_markers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Monitor {
+    pub request_log_groups: Vec<String>,
+    pub event_log_groups: Vec<String>,
+    pub allowed_5xx_points: String,
+    pub allowed_5xx_relative_percent: String,
+    pub min_requests: String,
+    pub allowed_success_drop_points: String,
+    pub min_attempts: String,
+    pub alpha: String,
+    pub ingestion_lag: String,
+    pub query_timeout: String,
+}
+
+/// A `monitor.*` setting that does not parse: a preflight finding naming the key.
+fn bad_setting(key: &str, value: &str, want: &str) -> anyhow::Error {
+    AppError::new(
+        Kind::Preflight,
+        format!("setting monitor.{key} = {value:?} is not {want}"),
+    )
+    .with_hint("fix it in your config file or LOGIN_RELEASE_MONITOR_* (`login-release config` shows where it is set)")
+    .into()
+}
+
+impl Monitor {
+    /// The `GROUP` of the `ROLE=GROUP` entry for `role`, `{env}` expanded; `None` when the role
+    /// has no entry.
+    fn group_for(entries: &[String], env: &str, role: &str) -> Option<String> {
+        entries.iter().find_map(|e| {
+            let (r, g) = e.split_once('=')?;
+            (r.trim() == role).then(|| Settings::expand(g.trim(), &[("env", env), ("role", role)]))
+        })
+    }
+
+    pub fn request_log_group(&self, env: &str, role: &str) -> Option<String> {
+        Self::group_for(&self.request_log_groups, env, role)
+    }
+
+    pub fn event_log_group(&self, env: &str, role: &str) -> Option<String> {
+        Self::group_for(&self.event_log_groups, env, role)
+    }
+
+    fn number(key: &str, value: &str, lo: f64, hi: f64) -> Result<f64> {
+        value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= lo && *v <= hi)
+            .ok_or_else(|| bad_setting(key, value, &format!("a number from {lo} to {hi}")))
+    }
+
+    fn count(key: &str, value: &str) -> Result<u64> {
+        value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| bad_setting(key, value, "a whole number"))
+    }
+
+    fn duration(key: &str, value: &str) -> Result<std::time::Duration> {
+        value
+            .parse::<crate::types::HumanDuration>()
+            .map(|d| d.0)
+            .map_err(|_| bad_setting(key, value, "a duration (like 90s or 2m)"))
+    }
+
+    /// The thresholds, as fractions of rate.
+    pub fn thresholds(&self) -> Result<crate::monitor::verdict::Thresholds> {
+        Ok(crate::monitor::verdict::Thresholds {
+            errors_absolute: Self::number(
+                "allowed_5xx_points",
+                &self.allowed_5xx_points,
+                0.0,
+                100.0,
+            )? / 100.0,
+            errors_relative: Self::number(
+                "allowed_5xx_relative_percent",
+                &self.allowed_5xx_relative_percent,
+                0.0,
+                10_000.0,
+            )? / 100.0,
+            errors_min_requests: Self::count("min_requests", &self.min_requests)?,
+            success_drop: Self::number(
+                "allowed_success_drop_points",
+                &self.allowed_success_drop_points,
+                0.0,
+                100.0,
+            )? / 100.0,
+            success_min_attempts: Self::count("min_attempts", &self.min_attempts)?,
+        })
+    }
+
+    pub fn alpha(&self) -> Result<f64> {
+        let a = Self::number("alpha", &self.alpha, 0.0, 0.5)?;
+        if a <= 0.0 {
+            return Err(bad_setting("alpha", &self.alpha, "above 0"));
+        }
+        Ok(a)
+    }
+
+    pub fn ingestion_lag(&self) -> Result<std::time::Duration> {
+        Self::duration("ingestion_lag", &self.ingestion_lag)
+    }
+
+    pub fn query_timeout(&self) -> Result<std::time::Duration> {
+        let d = Self::duration("query_timeout", &self.query_timeout)?;
+        if d.is_zero() {
+            return Err(bad_setting(
+                "query_timeout",
+                &self.query_timeout,
+                "longer than 0s",
+            ));
+        }
+        Ok(d)
+    }
 }
 
 impl Settings {
@@ -580,6 +707,30 @@ mod tests {
         );
         assert!(c.settings.is_production("prod"));
         assert!(!c.settings.is_production("staging"));
+        let m = &c.settings.monitor;
+        assert_eq!(
+            m.request_log_group("prod", "idp").as_deref(),
+            Some("prod_/srv/idp/shared/log/production.log")
+        );
+        assert_eq!(
+            m.event_log_group("prod", "idp").as_deref(),
+            Some("prod_/srv/idp/shared/log/events.log")
+        );
+        assert_eq!(m.request_log_group("prod", "pivcac"), None);
+        assert_eq!(
+            m.thresholds().unwrap(),
+            crate::monitor::verdict::Thresholds::default()
+        );
+        assert_eq!(m.alpha().unwrap(), 0.05);
+        assert_eq!(m.ingestion_lag().unwrap().as_secs(), 120);
+    }
+
+    #[test]
+    fn bad_monitor_numbers_name_the_key() {
+        let c = load(None, None, &[("LOGIN_RELEASE_MONITOR_ALPHA", "lots")]).unwrap();
+        let e = c.settings.monitor.alpha().unwrap_err();
+        assert!(e.to_string().contains("monitor.alpha"), "{e}");
+        assert_eq!(crate::error::report(&e).code, 3);
     }
 
     #[test]

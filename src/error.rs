@@ -18,6 +18,10 @@ pub enum Kind {
     Partial,
     /// A watched process failed (migration abandoned, SSM command failed).
     Watched,
+    /// A watch ended without a decision: monitor-deploy's INCONCLUSIVE or NO DATA. Not a
+    /// failure (nothing was found wrong) and not a success (nothing was shown right): scripts
+    /// and the deploy gate must be able to tell it from both.
+    Undecided,
     /// Interrupted by the user (Ctrl-C); says where things stand.
     Interrupted,
 }
@@ -25,12 +29,13 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in exit-code order: the exit-status text of `--help`, the man page and the
     /// README table are generated from this one list.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Failed,
         Kind::Usage,
         Kind::Preflight,
         Kind::Partial,
         Kind::Watched,
+        Kind::Undecided,
         Kind::Interrupted,
     ];
 
@@ -41,6 +46,7 @@ impl Kind {
             Kind::Preflight => 3,
             Kind::Partial => 4,
             Kind::Watched => 5,
+            Kind::Undecided => 6,
             Kind::Interrupted => 130,
         }
     }
@@ -52,7 +58,8 @@ impl Kind {
             Kind::Usage => "Usage error.",
             Kind::Preflight => "A preflight check failed, or confirmation was needed and not possible; nothing was changed.",
             Kind::Partial => "Partially applied: the message lists what was done and the command that resumes or undoes it.",
-            Kind::Watched => "A watched process failed (migration abandoned, SSM command failed).",
+            Kind::Watched => "A watched process failed (migration abandoned, SSM command failed), or monitor-deploy's verdict is FAIL.",
+            Kind::Undecided => "monitor-deploy ended INCONCLUSIVE or NO DATA: neither shown right nor found wrong.",
             Kind::Interrupted => "Interrupted; the message says where things stand.",
         }
     }
@@ -66,7 +73,8 @@ impl Kind {
                 "preflight check failed or confirmation impossible (nothing changed)"
             }
             Kind::Partial => "partially applied",
-            Kind::Watched => "a watched process failed",
+            Kind::Watched => "a watched process failed (or monitor-deploy FAIL)",
+            Kind::Undecided => "monitor-deploy INCONCLUSIVE or NO DATA",
             Kind::Interrupted => "interrupted",
         }
     }
@@ -283,6 +291,7 @@ mod tests {
         assert_eq!(Kind::Preflight.exit_code(), 3);
         assert_eq!(Kind::Partial.exit_code(), 4);
         assert_eq!(Kind::Watched.exit_code(), 5);
+        assert_eq!(Kind::Undecided.exit_code(), 6);
         assert_eq!(Kind::Interrupted.exit_code(), 130);
     }
 

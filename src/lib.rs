@@ -19,6 +19,7 @@ pub mod git;
 pub mod github;
 pub mod logs;
 pub mod manpage;
+pub mod monitor;
 pub mod outcome;
 pub mod output;
 pub mod plan;

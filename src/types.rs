@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 /// A full 40-hex-digit git commit id, lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct GitSha(String);
 

@@ -10,6 +10,7 @@ pub mod config_recycle;
 pub mod cut_rc;
 pub mod generate;
 pub mod ls_servers;
+pub mod monitor_deploy;
 pub mod passenger_restart;
 pub mod rollback;
 pub mod sandbox;

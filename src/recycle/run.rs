@@ -663,6 +663,19 @@ pub async fn wait_for_scale_down(
 }
 
 /// Preflight, plan, confirm, apply and verify a scale-in.
+/// Removing the old instances after a FAIL leaves only the failing code: say so loudly. The
+/// verdict is the group tag `monitor-deploy` records (read with the group, no extra call).
+fn warn_failed_verdicts(ctx: &Context, fleet: &Fleet) {
+    for g in &fleet.groups {
+        if let Some(v) = crate::monitor::record::failed(&g.tags) {
+            ctx.out.warn(format!(
+                "the last monitor-deploy verdict recorded on {} is {v}: removing the old instances leaves only the new code (roll back with `scale-remove-new-instances` instead?)",
+                g.name
+            ));
+        }
+    }
+}
+
 pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<ScaleRemoveOutcome> {
     if req.wait && !req.preapproved {
         require_confirmation_possible(ctx)?;
@@ -670,6 +683,9 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     let aws = ctx.aws().await?;
     let env = req.env.as_str();
     let (mut fleet, mut instances) = scale_in_facts(ctx, aws, req).await?;
+    if req.direction == Direction::Old {
+        warn_failed_verdicts(ctx, &fleet);
+    }
     let account = aws.account().await?;
     let clock = RealClock::starting_at(req.now.unwrap_or_else(|| ctx.now()));
     let mut now = whole_second(clock.now());

@@ -258,3 +258,29 @@ fn values(mut got: Vec<String>) -> Vec<String> {
     got.sort();
     got
 }
+
+/// The README's exit-code table lists exactly the codes the error kinds define (the `--help`
+/// summary and the man page are generated from the same list).
+#[test]
+fn readme_exit_codes_match_the_error_kinds() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("README has an Exit codes section");
+    let documented: Vec<u8> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| code"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('|').nth(1).unwrap().trim().parse().expect("a code"))
+        .collect();
+    let defined: Vec<u8> = login_release::error::exit_statuses()
+        .into_iter()
+        .map(|(code, _)| code)
+        .collect();
+    assert_eq!(
+        documented, defined,
+        "README's exit table vs error::Kind::ALL"
+    );
+}

@@ -13,6 +13,7 @@ mod cut_rc;
 mod docs;
 mod github;
 mod ls_servers;
+mod monitor_deploy;
 mod release_api;
 mod rollback;
 mod sandbox;

@@ -10,6 +10,7 @@ pub mod git;
 pub mod github;
 pub mod gpg;
 pub mod http;
+pub mod insights;
 pub mod moto;
 
 /// The built binary with an environment that cannot leak the developer's settings into a test:
