@@ -102,6 +102,11 @@ const KEYS: &[KeyDef] = &[
     KeyDef { key: "slack.webhook", ty: Ty::Str, default: &[""], secret: true, help: "Slack incoming-webhook URL for deploy announcements (a secret)" },
     s("migration.success_marker", &["All done! provision.sh finished for identity-devops"], "whole line that marks a successful provision"),
     l("migration.failure_markers", &["ABANDON", "Fatal error in provisioning"], "text that marks a failed provision"),
+    l("deploy.days", &["tue", "thu"], "weekdays of full production deploys (mon..thu; never Friday or the weekend)"),
+    l("deploy.freeze", &["12-25..01-01"], "freeze windows, inclusive: MM-DD..MM-DD every year, or YYYY-MM-DD..YYYY-MM-DD once"),
+    s("deploy.time_zone", &["America/New_York"], "IANA time zone whose calendar day the deploy calendar judges"),
+    s("deploy.soak", &["1h"], "how long the release soaks with the monitor running before the manual checks"),
+    s("deploy.record_ref", &["refs/login-release/deploys/{env}"], "ref on the remote that holds an environment's release record (and lock)"),
 ];
 
 /// Environment variables with our prefix that are not settings.
@@ -126,6 +131,7 @@ pub struct Settings {
     pub github: Github,
     pub slack: Slack,
     pub migration: Migration,
+    pub deploy: Deploy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -197,6 +203,17 @@ pub struct Migration {
     pub failure_markers: Vec<String>,
 }
 
+/// The deploy calendar and the release record. Kept as text here; `deploy::calendar` parses and
+/// checks the calendar keys (a bad value is a preflight error naming the key).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Deploy {
+    pub days: Vec<String>,
+    pub freeze: Vec<String>,
+    pub time_zone: String,
+    pub soak: String,
+    pub record_ref: String,
+}
+
 impl Settings {
     /// `{env}`, `{role}`, `{name}`, `{rc}`, `{tag}` substituted in a naming pattern.
     pub fn expand(pattern: &str, vars: &[(&str, &str)]) -> String {
@@ -257,6 +274,11 @@ impl Settings {
 
     pub fn tag_message(&self, tag: &str) -> String {
         Self::expand(&self.release.tag_message, &[("tag", tag)])
+    }
+
+    /// The ref on the remote holding the environment's release record.
+    pub fn deploy_record_ref(&self, env: &str) -> String {
+        Self::expand(&self.deploy.record_ref, &[("env", env)])
     }
 }
 
@@ -580,6 +602,14 @@ mod tests {
         );
         assert!(c.settings.is_production("prod"));
         assert!(!c.settings.is_production("staging"));
+        assert_eq!(c.settings.deploy.days, vec!["tue", "thu"]);
+        assert_eq!(c.settings.deploy.freeze, vec!["12-25..01-01"]);
+        assert_eq!(c.settings.deploy.time_zone, "America/New_York");
+        assert_eq!(c.settings.deploy.soak, "1h");
+        assert_eq!(
+            c.settings.deploy_record_ref("prod"),
+            "refs/login-release/deploys/prod"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod docs;
 pub mod error;
 pub mod git;
