@@ -112,6 +112,11 @@ const KEYS: &[KeyDef] = &[
     s("monitor.alpha", &["0.05"], "false-alarm rate spent over all of a monitor's looks"),
     s("monitor.ingestion_lag", &["2m"], "how far behind now the compared window ends (logs arrive late)"),
     s("monitor.query_timeout", &["2m"], "a Logs Insights query not done by then is stopped and the run fails"),
+    l("deploy.days", &["tue", "thu"], "weekdays of full production deploys (mon..thu; never Friday or the weekend)"),
+    l("deploy.freeze", &["12-25..01-01"], "freeze windows, inclusive: MM-DD..MM-DD every year, or YYYY-MM-DD..YYYY-MM-DD once"),
+    s("deploy.time_zone", &["America/New_York"], "IANA time zone whose calendar day the deploy calendar judges"),
+    s("deploy.soak", &["1h"], "how long the release soaks with the monitor running before the manual checks"),
+    s("deploy.record_ref", &["refs/login-release/deploys/{env}"], "ref on the remote that holds an environment's release record (and lock)"),
 ];
 
 /// Environment variables with our prefix that are not settings.
@@ -137,6 +142,7 @@ pub struct Settings {
     pub slack: Slack,
     pub migration: Migration,
     pub monitor: Monitor,
+    pub deploy: Deploy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -324,6 +330,17 @@ impl Monitor {
     }
 }
 
+/// The deploy calendar and the release record. Kept as text here; `deploy::calendar` parses and
+/// checks the calendar keys (a bad value is a preflight error naming the key).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Deploy {
+    pub days: Vec<String>,
+    pub freeze: Vec<String>,
+    pub time_zone: String,
+    pub soak: String,
+    pub record_ref: String,
+}
+
 impl Settings {
     /// `{env}`, `{role}`, `{name}`, `{rc}`, `{tag}` substituted in a naming pattern.
     pub fn expand(pattern: &str, vars: &[(&str, &str)]) -> String {
@@ -384,6 +401,11 @@ impl Settings {
 
     pub fn tag_message(&self, tag: &str) -> String {
         Self::expand(&self.release.tag_message, &[("tag", tag)])
+    }
+
+    /// The ref on the remote holding the environment's release record.
+    pub fn deploy_record_ref(&self, env: &str) -> String {
+        Self::expand(&self.deploy.record_ref, &[("env", env)])
     }
 }
 
@@ -731,6 +753,14 @@ mod tests {
         let e = c.settings.monitor.alpha().unwrap_err();
         assert!(e.to_string().contains("monitor.alpha"), "{e}");
         assert_eq!(crate::error::report(&e).code, 3);
+        assert_eq!(c.settings.deploy.days, vec!["tue", "thu"]);
+        assert_eq!(c.settings.deploy.freeze, vec!["12-25..01-01"]);
+        assert_eq!(c.settings.deploy.time_zone, "America/New_York");
+        assert_eq!(c.settings.deploy.soak, "1h");
+        assert_eq!(
+            c.settings.deploy_record_ref("prod"),
+            "refs/login-release/deploys/prod"
+        );
     }
 
     #[test]

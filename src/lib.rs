@@ -14,6 +14,7 @@ pub mod commands;
 pub mod complete;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod error;
 pub mod git;
 pub mod github;

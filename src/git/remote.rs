@@ -110,7 +110,11 @@ impl<'r> Remote<'r> {
     /// Fetches every branch into `refs/remotes/<name>/`, pruning branches the remote deleted.
     /// Tags are not fetched (we ask the remote about the ones we care about).
     pub fn fetch(&self) -> Result<()> {
-        let refspec = self.heads_refspec();
+        self.fetch_refspec(&self.heads_refspec())
+    }
+
+    /// Fetches one refspec (e.g. `+refs/login-release/deploys/prod:refs/login-release/deploys/prod`).
+    pub fn fetch_refspec(&self, refspec: &str) -> Result<()> {
         match self.transport {
             Transport::Lib => {
                 let mut remote = self.repo.git.find_remote(&self.name)?;
@@ -118,15 +122,11 @@ impl<'r> Remote<'r> {
                 opts.prune(FetchPrune::On)
                     .download_tags(git2::AutotagOption::None);
                 remote
-                    .fetch(
-                        &[refspec.as_str()],
-                        Some(&mut opts),
-                        Some("login-release: fetch"),
-                    )
+                    .fetch(&[refspec], Some(&mut opts), Some("login-release: fetch"))
                     .map_err(|e| self.fetch_failed(e.message()))
             }
             Transport::Cli => {
-                let out = self.git(&["fetch", "--prune", "--no-tags", &self.name, &refspec])?;
+                let out = self.git(&["fetch", "--prune", "--no-tags", &self.name, refspec])?;
                 if out.status.success() {
                     Ok(())
                 } else {

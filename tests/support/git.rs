@@ -148,3 +148,20 @@ impl Repos {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
+
+impl Repos {
+    /// Another clone of origin, next to `work` (a second person's laptop). Its own identity.
+    pub fn clone_origin(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        self.run(
+            self.dir.path(),
+            &[
+                "clone",
+                "-q",
+                self.origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        path
+    }
+}
