@@ -12,6 +12,7 @@ mod cut_rc;
 mod docs;
 mod github;
 mod ls_servers;
+mod plans;
 mod rollback;
 mod sandbox;
 mod scale_remove;
