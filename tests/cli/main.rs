@@ -15,6 +15,7 @@ mod docs;
 mod github;
 mod ls_servers;
 mod monitor_deploy;
+mod plans;
 mod release_api;
 mod rollback;
 mod sandbox;
