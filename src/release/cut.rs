@@ -430,20 +430,7 @@ async fn open_pr(
             true => flows::pr_failed_after_push(e, "promotion", &p.branch.name, remote),
             false => e,
         })?;
-    let status = match opened {
-        PrOutcome::Created => {
-            ctx.out.success(format!(
-                "opened the promotion PR \"{}\": {}",
-                pr.title, pr.html_url
-            ));
-            "created"
-        }
-        PrOutcome::AlreadyOpen => {
-            ctx.out
-                .success(format!("the promotion PR is already open: {}", pr.html_url));
-            "already_open"
-        }
-    };
+    let status = publish::report_pr(ctx, "promotion", &pr, &opened);
     outcome.pr_url = Some(pr.html_url.clone());
     outcome.pr_title = Some(pr.title.clone());
     outcome.pr = Some(pr_doc(s, g, &p.branch.name, Some(&pr), status));

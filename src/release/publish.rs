@@ -131,6 +131,30 @@ pub fn publish(
     })
 }
 
+/// Says how opening the `kind` PR ("promotion", "revert") went, and returns the status the
+/// outcome records for it (`created` or `already_open`).
+pub fn report_pr(
+    ctx: &Context,
+    kind: &str,
+    pr: &crate::github::PullRequest,
+    opened: &crate::github::PrOutcome,
+) -> &'static str {
+    match opened {
+        crate::github::PrOutcome::Created => {
+            ctx.out.success(format!(
+                "opened the {kind} PR \"{}\": {}",
+                pr.title, pr.html_url
+            ));
+            "created"
+        }
+        crate::github::PrOutcome::AlreadyOpen => {
+            ctx.out
+                .success(format!("the {kind} PR is already open: {}", pr.html_url));
+            "already_open"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

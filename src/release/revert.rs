@@ -13,7 +13,7 @@ use crate::error::{preflight, Findings};
 use crate::git::push::LocalBranch;
 use crate::git::remote::Remote;
 use crate::git::repo::Repo;
-use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
+use crate::github::{self, flows, rules, Client, PullRequest};
 use crate::outcome::Status;
 use crate::plan::{Plan, Step};
 use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome};
@@ -490,20 +490,7 @@ async fn open_pr(
         true => flows::pr_failed_after_push(e, "revert", &p.branch.name, remote),
         false => e,
     })?;
-    let status = match opened {
-        PrOutcome::Created => {
-            ctx.out.success(format!(
-                "opened the revert PR \"{}\": {}",
-                pr.title, pr.html_url
-            ));
-            "created"
-        }
-        PrOutcome::AlreadyOpen => {
-            ctx.out
-                .success(format!("the revert PR is already open: {}", pr.html_url));
-            "already_open"
-        }
-    };
+    let status = publish::report_pr(ctx, "revert", &pr, &opened);
     outcome.pr_url = Some(pr.html_url.clone());
     outcome.pr = Some(pr_doc(&outcome.pr_title, Some(&pr), status));
     Ok(())
