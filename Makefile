@@ -54,7 +54,7 @@ completions: build
 man: build
 	$(DEBUG) generate man man
 
-lint:
+lint: system-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
