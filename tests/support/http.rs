@@ -74,6 +74,37 @@ struct State {
     requests: Vec<Request>,
 }
 
+/// Serves `app` on a free loopback port, on a thread of its own with its own runtime, until the
+/// returned sender fires or is dropped. Every local server of the tests starts this way.
+pub fn serve(
+    app: axum::Router,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (url, tx, thread)
+}
+
 pub struct HttpServer {
     pub url: String,
     state: Arc<Mutex<State>>,
@@ -85,32 +116,12 @@ impl HttpServer {
     /// Starts on a free loopback port in a thread of its own.
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State::default()));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(
-                    move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
-                        let st = st.clone();
-                        async move { handle(&st, m, u, h, b) }
-                    },
-                );
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        let app = axum::Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
+            let st = st.clone();
+            async move { handle(&st, m, u, h, b) }
         });
+        let (url, tx, thread) = serve(app);
         HttpServer {
             url,
             state,

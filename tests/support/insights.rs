@@ -80,30 +80,12 @@ impl Insights {
             script: vec!["Complete".into()],
             ..State::default()
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |h: HeaderMap, b: Bytes| {
-                    let st = st.clone();
-                    async move { handle(&st, &h, &b) }
-                });
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        let app = axum::Router::new().fallback(move |h: HeaderMap, b: Bytes| {
+            let st = st.clone();
+            async move { handle(&st, &h, &b) }
         });
+        let (url, tx, _thread) = super::http::serve(app);
         Insights {
             url,
             state,
