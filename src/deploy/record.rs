@@ -443,16 +443,11 @@ impl Record {
     ) -> Transition {
         self.check_holder(actor)?;
         let rec = &mut self.steps[step.index()];
-        let StepState::Running { started, by } = &rec.state else {
-            return Err(TransitionError::NotRunning {
-                step,
-                state: rec.state.name(),
-            });
-        };
+        let (started, by) = running(step, &rec.state)?;
         rec.state = StepState::Done {
-            started: *started,
+            started,
             ended: now,
-            by: by.clone(),
+            by,
         };
         rec.verified = verified;
         Ok(())
@@ -468,16 +463,11 @@ impl Record {
     ) -> Transition {
         self.check_holder(actor)?;
         let rec = &mut self.steps[step.index()];
-        let StepState::Running { started, by } = &rec.state else {
-            return Err(TransitionError::NotRunning {
-                step,
-                state: rec.state.name(),
-            });
-        };
+        let (started, by) = running(step, &rec.state)?;
         rec.state = StepState::Failed {
-            started: *started,
+            started,
             ended: now,
-            by: by.clone(),
+            by,
             error: error.to_string(),
         };
         Ok(())
@@ -578,6 +568,17 @@ impl Record {
             ),
             _ => format!("{} (no lock held)", self.lifecycle_name()),
         }
+    }
+}
+
+/// When and by whom a running step started; any other state cannot end.
+fn running(step: Step, state: &StepState) -> Result<(Timestamp, Actor), TransitionError> {
+    match state {
+        StepState::Running { started, by } => Ok((*started, by.clone())),
+        other => Err(TransitionError::NotRunning {
+            step,
+            state: other.name(),
+        }),
     }
 }
 
