@@ -244,12 +244,13 @@ impl Context {
             return Ok(Go::DryRun);
         }
         if !self.can_confirm() {
-            return Err(AppError::new(
-                Kind::Preflight,
-                "confirmation needed, but there is no terminal to ask on",
-            )
-            .with_hint("read the plan above (or run with --dry-run), then re-run with --yes")
-            .into());
+            let why = match self.confirmer {
+                Confirmer::Refuse => "confirmation needed, but this caller accepts no plan",
+                _ => "confirmation needed, but there is no terminal to ask on",
+            };
+            return Err(AppError::new(Kind::Preflight, why)
+                .with_hint("read the plan above (or run with --dry-run), then re-run with --yes")
+                .into());
         }
         if self.confirmer == Confirmer::Yes {
             return Ok(Go::Apply);
