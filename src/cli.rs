@@ -87,6 +87,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole production release as one resumable, shared, locked runbook.
+    Deploy(commands::deploy::Args),
     /// Print the changelog of base..source in the promotion PR's Markdown.
     Changelog(commands::changelog::Args),
     /// Cut the RC branch from what staging runs and push it.
@@ -182,6 +184,7 @@ fn check_format(ctx: &Context, command: &Command) -> Result<()> {
 pub async fn run(ctx: &Context, command: Command) -> Result<()> {
     check_format(ctx, &command)?;
     match command {
+        Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Changelog(args) => changelog::run(ctx, args).await,
         Command::CutRc(args) => cut_rc::run(ctx, args).await,
         Command::TagRelease(args) => tag_release::run(ctx, args).await,

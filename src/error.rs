@@ -180,6 +180,8 @@ pub fn closest<'a, S: AsRef<str> + ?Sized + 'a>(
 /// The exit code, the one-line message and the hint for any error a command returned.
 pub struct Report {
     pub code: u8,
+    /// The first `AppError`'s kind (`Failed` when there is none).
+    pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
 }
@@ -199,6 +201,7 @@ pub fn report(err: &anyhow::Error) -> Report {
     }
     Report {
         code: app.map_or(1, |a| a.kind.exit_code()),
+        kind: app.map_or(Kind::Failed, |a| a.kind),
         message: parts.join(": "),
         hint: app.and_then(|a| a.hint.clone()),
     }

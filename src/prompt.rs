@@ -26,3 +26,14 @@ pub fn confirm(production_env: Option<&str>) -> Result<bool> {
             .interact()?,
     })
 }
+
+/// A yes/no question that is not a plan (a manual check done, a decision to go on); `--yes`
+/// never answers it.
+pub fn ask(question: &str) -> Result<bool> {
+    Ok(
+        dialoguer::Confirm::with_theme(&dialoguer::theme::SimpleTheme)
+            .with_prompt(question)
+            .default(false)
+            .interact()?,
+    )
+}

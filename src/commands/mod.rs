@@ -8,6 +8,7 @@ pub mod changelog;
 pub mod config;
 pub mod config_recycle;
 pub mod cut_rc;
+pub mod deploy;
 pub mod generate;
 pub mod ls_servers;
 pub mod monitor_deploy;

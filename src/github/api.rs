@@ -288,4 +288,40 @@ impl Client {
         .await?
         .json()
     }
+
+    /// Every review of a pull request, oldest first.
+    pub async fn reviews(&self, number: u64) -> Result<Vec<Review>> {
+        self.get_all(self.repo_url(&["pulls", &number.to_string(), "reviews"]))
+            .await
+    }
+
+    /// Merges a pull request with a normal merge commit (never squash: the release tag and the
+    /// changelog need the RC's commits on the production branch), only if its head is still
+    /// `head_sha`. GitHub answers 405 when it cannot be merged and 409 when the head moved.
+    pub async fn merge_pull(&self, number: u64, head_sha: &str) -> Result<String> {
+        let resp = self
+            .send(
+                reqwest::Method::PUT,
+                self.repo_url(&["pulls", &number.to_string(), "merge"]),
+                Some(&json!({"merge_method": "merge", "sha": head_sha})),
+            )
+            .await?;
+        match resp.status {
+            200 => {
+                #[derive(serde::Deserialize)]
+                struct Merged {
+                    sha: String,
+                }
+                Ok(resp.json::<Merged>()?.sha)
+            }
+            405 | 409 | 422 => Err(preflight(
+                format!(
+                    "GitHub refused to merge PR #{number}: {}",
+                    super::client::github_message(&resp.body)
+                ),
+                "look at the PR on GitHub (checks, conflicts, a moved head), fix it, then `login-release deploy resume`",
+            )),
+            _ => Err(resp.into_error()),
+        }
+    }
 }

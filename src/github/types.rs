@@ -107,3 +107,18 @@ pub enum MergeKind {
 /// The label of promotion PRs, created when missing.
 pub const LABEL_COLOR: &str = "5319e7";
 pub const LABEL_DESCRIPTION: &str = "Promotes a release candidate to production";
+
+/// A review of a pull request, as `GET /repos/o/r/pulls/N/reviews` lists it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Review {
+    pub user: Option<User>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    #[serde(default)]
+    pub submitted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct User {
+    pub login: String,
+}

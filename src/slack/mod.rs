@@ -45,6 +45,9 @@ pub enum Event {
         tag: String,
         url: Option<String>,
     },
+    /// `deploy`: a step of the release that people should know of (its end, an off-cycle
+    /// start, a stop).
+    DeployNote { env: String, text: String },
     /// `rollback`: a rollback began (revert branch pushed, revert PR opened when `url`).
     RollbackStarted {
         app: String,
@@ -87,6 +90,7 @@ impl Event {
                 let link = url.as_ref().map_or(String::new(), |u| format!(": {u}"));
                 format!("{what} released to {env} by {operator}, tag {tag}{link}")
             }
+            Event::DeployNote { env, text } => format!("{env}: {text} ({operator})"),
             Event::RollbackStarted {
                 app,
                 env,

@@ -10,6 +10,7 @@ mod changelog;
 mod config;
 mod config_recycle;
 mod cut_rc;
+mod deploy;
 mod deploy_record;
 mod docs;
 mod github;

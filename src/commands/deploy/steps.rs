@@ -1,0 +1,641 @@
+//! Steps 2 to 10, each the step command's library function. Each step first looks at the world
+//! (git, GitHub, AWS) and skips what is already true, so `resume` after a crash, whose record
+//! lags behind what was done, heals instead of repeating work.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::args::RunFlags;
+use super::scope::{groups_of, role_of, CHECKS};
+use super::session::Session;
+use crate::commands::{monitor_deploy, watch_migration};
+use crate::context::Go;
+use crate::deploy::calendar::DeployKind;
+use crate::deploy::merge::{classify, PrState};
+use crate::deploy::record::{Step, StepState};
+use crate::error::{failed, AppError, Kind};
+use crate::monitor::verdict::Verdict;
+use crate::outcome::Status;
+use crate::plan::Plan;
+use crate::recycle::plan::RecycleOptions;
+use crate::recycle::run::{self as recycle_run, RecycleRequest, ScaleRemoveRequest};
+use crate::recycle::scale_in::Direction;
+use crate::recycle::watch::{self, WatchTarget};
+use crate::recycle::{RealClock, Target};
+use crate::release::cut::{self, CutRequest, Mode};
+use crate::release::github_release::ReleaseRequest;
+use crate::release::rc;
+use crate::release::tag::{self, TagRequest};
+use crate::types::{Env, GitSha, HumanDuration, RcNumber};
+
+/// How a step ended.
+pub enum End {
+    /// Done, with what it verified (the step command's own outcome document).
+    Done(Option<Value>),
+    /// A person said no at a prompt: the release waits for `resume`.
+    Paused(String),
+}
+
+pub async fn run(s: &mut Session<'_>, step: Step, flags: &RunFlags) -> Result<End> {
+    match step {
+        // Recorded by `start` before the lock was announced; never pending after it.
+        Step::Preflight => Ok(End::Done(None)),
+        Step::Cut => cut(s).await,
+        Step::Merge => merge(s).await,
+        Step::Recycle => recycle(s).await,
+        Step::Migration => migration(s).await,
+        Step::InService => in_service(s).await,
+        Step::Monitor => monitor(s).await,
+        Step::RemoveOld => remove_old(s).await,
+        Step::Soak => soak(s, flags).await,
+        Step::Tag => tag(s).await,
+    }
+}
+
+/// A step command's outcome as the step's end: applied or already done is done.
+fn ended<T: Serialize>(status: Status, outcome: &T) -> Result<End> {
+    match status {
+        Status::Declined => Ok(End::Paused("the plan was declined".into())),
+        Status::DryRun => Ok(End::Paused("dry run".into())),
+        Status::Applied | Status::NothingToDo | Status::AlreadyDone => {
+            Ok(End::Done(Some(serde_json::to_value(outcome)?)))
+        }
+    }
+}
+
+fn env_of(s: &Session<'_>) -> Result<Env> {
+    s.env().parse::<Env>().map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The promotion PR the cut step opened: its number and RC.
+fn promotion_pr(s: &Session<'_>) -> Result<(u64, Option<RcNumber>)> {
+    let cut = s.verified(Step::Cut);
+    let number = cut
+        .and_then(|v| v.pointer("/pr/number"))
+        .and_then(Value::as_u64)
+        .ok_or_else(|| {
+            failed(
+                "the release record has no promotion PR from the cut step",
+                "abort this release (`deploy abort --reason TEXT`) and start again",
+            )
+        })?;
+    let rc = cut
+        .and_then(|v| v.pointer("/pr/rc"))
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok());
+    Ok((number, rc))
+}
+
+/// The sha production runs after the merge: the promotion PR's merge commit.
+fn new_sha(s: &Session<'_>) -> Option<String> {
+    s.verified(Step::Merge)
+        .and_then(|v| v.get("merge_sha"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Sleeps `d`, or stops with an interrupted error naming what was being waited for.
+async fn pause(s: &Session<'_>, d: Duration, what: &str) -> Result<()> {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => Ok(()),
+        _ = s.ctx.interrupted() => Err(AppError::new(
+            Kind::Interrupted,
+            format!("stopped {what}; nothing was changed by the wait"),
+        )
+        .into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Cut
+
+async fn cut(s: &mut Session<'_>) -> Result<End> {
+    let o = &s.opts;
+    let req = CutRequest {
+        mode: match o.kind {
+            DeployKind::Full => Mode::Cut,
+            DeployKind::Patch => Mode::Patch,
+        },
+        app: o.app,
+        source: None,
+        staging_url: None,
+        // The release's own date, so a resume on another day finds the same branch.
+        date: rc::utc_date(s.record().started_at),
+        rc: o.rc,
+        open_pr: true,
+        cherry_pick: o.cherry_pick.clone(),
+        changelog_file: None,
+    };
+    let out = cut::run(s.ctx, &req).await?;
+    ended(out.status, &out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Merge
+
+async fn merge(s: &mut Session<'_>) -> Result<End> {
+    let (n, _) = promotion_pr(s)?;
+    let client = crate::github::connect(s.ctx)?;
+    let prod = s.ctx.settings().git.prod_branch.clone();
+    let mut wait = s.pacing.poll;
+    let mut offered = false;
+    let mut last: Option<PrState> = None;
+    let mut progress = s
+        .ctx
+        .out
+        .progress(format!("waiting for a review of PR #{n}"));
+    loop {
+        let pr = client.pull(n).await?;
+        let reviews = client.reviews(n).await?;
+        let kind = match pr.merged_at {
+            Some(_) => Some(client.merge_kind(&pr).await?),
+            None => None,
+        };
+        let state = classify(&pr, &reviews, kind);
+        if last.as_ref() != Some(&state) {
+            wait = s.pacing.poll;
+        }
+        match &state {
+            PrState::Merged { sha } => {
+                progress.finish();
+                let approved: Vec<String> = reviews
+                    .iter()
+                    .filter(|r| r.state == "APPROVED")
+                    .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
+                    .collect();
+                s.ctx.out.success(format!(
+                    "PR #{n} is merged into {prod} ({})",
+                    &sha[..sha.len().min(10)]
+                ));
+                return Ok(End::Done(Some(json!({
+                    "pr": n,
+                    "url": pr.html_url,
+                    "merge_sha": sha,
+                    "approved_by": approved,
+                }))));
+            }
+            PrState::Squashed { sha } => {
+                progress.finish();
+                return Err(failed(
+                    format!(
+                        "PR #{n} was squash-merged ({}): {prod} does not hold the RC's commits, so the changelog, the tag and a revert would be wrong",
+                        &sha[..sha.len().min(10)]
+                    ),
+                    format!("revert the squash on {prod}, merge the promotion PR again with a normal merge commit, then resume; or abort the release"),
+                ));
+            }
+            PrState::ClosedUnmerged => {
+                progress.finish();
+                return Err(failed(
+                    format!("PR #{n} was closed without merging"),
+                    "reopen it on GitHub and resume, or abort the release",
+                ));
+            }
+            PrState::Approved { by } if !offered && s.ctx.can_confirm() => {
+                offered = true;
+                progress.println(format!("PR #{n} is approved by {}", by.join(", ")));
+                let mut plan = Plan::new(format!("Merge PR #{n} into {prod}"))
+                    .target("pull request", pr.html_url.clone())
+                    .env(s.env().to_string())
+                    .now(s.ctx.now());
+                plan.push(
+                    crate::plan::Step::new(
+                        "merge",
+                        format!("#{n}"),
+                        format!(
+                            "a merge commit of {} into {prod} (never squash)",
+                            pr.head.ref_name
+                        ),
+                    )
+                    .params(json!({"merge_method": "merge", "sha": pr.head.sha})),
+                );
+                match s.ctx.confirm(&plan)? {
+                    Go::Apply => {
+                        s.decide(
+                            Step::Merge,
+                            &format!("merge PR #{n}?"),
+                            "merged from deploy",
+                        )?;
+                        // An answer lost on the way back is found by the next look.
+                        client.merge_pull(n, &pr.head.sha).await?;
+                        continue;
+                    }
+                    Go::Declined | Go::DryRun => {
+                        s.decide(Step::Merge, &format!("merge PR #{n}?"), "left to GitHub")?;
+                        progress.println(format!("waiting for PR #{n} to be merged on GitHub"));
+                    }
+                }
+            }
+            PrState::Approved { by } => progress.set(format!(
+                "PR #{n} approved by {}; waiting for its merge",
+                by.join(", ")
+            )),
+            PrState::AwaitingReview => {
+                progress.set(format!("waiting for a review of PR #{n} ({})", pr.html_url))
+            }
+            PrState::ChangesRequested { by } => progress.set(format!(
+                "PR #{n}: changes requested by {}; waiting",
+                by.join(", ")
+            )),
+        }
+        last = Some(state);
+        pause(s, wait, &format!("waiting for PR #{n}")).await?;
+        wait = (wait * 2).min(s.pacing.max_poll);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Recycle
+
+/// Whether the role's groups already run the new sha or have a recycle in progress: the recycle
+/// was applied by an earlier run whose record did not keep up.
+async fn recycle_already_applied(s: &Session<'_>) -> Result<Option<&'static str>> {
+    let aws = s.ctx.aws().await?;
+    let group = s.ctx.settings().asg_name(s.env(), role_of(s.opts.app));
+    if aws
+        .scheduled_actions(Some(&group))
+        .await?
+        .iter()
+        .any(|a| a.is_recycle())
+    {
+        return Ok(Some("a recycle of the role is already in progress"));
+    }
+    let Some(sha) = new_sha(s) else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = aws
+        .describe_groups(std::slice::from_ref(&group))
+        .await?
+        .into_iter()
+        .flat_map(|g| g.instances.into_iter().map(|i| i.id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let running =
+        crate::monitor::running_shas(&aws.describe_instances(&ids).await?, role_of(s.opts.app));
+    Ok(running
+        .iter()
+        .any(|r| r.sha == sha)
+        .then_some("the role already runs the new sha"))
+}
+
+async fn recycle(s: &mut Session<'_>) -> Result<End> {
+    if let Some(why) = recycle_already_applied(s).await? {
+        s.ctx
+            .out
+            .status(format!("recycle: {why}; not recycling again"));
+        return Ok(End::Done(Some(json!({ "already": why }))));
+    }
+    let (spinup, spindown) = recycle_run::default_delays(s.ctx)?;
+    let req = RecycleRequest {
+        env: s.env().to_string(),
+        target: Target::parse(role_of(s.opts.app)),
+        options: RecycleOptions {
+            spinup,
+            spindown,
+            ..RecycleOptions::default()
+        },
+        watch: false,
+        notes: Vec::new(),
+        removes_old_itself: true,
+        announce_next: false,
+    };
+    let out = recycle_run::recycle(s.ctx, &req).await?;
+    ended(out.status, &out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Migration
+
+async fn migration(s: &mut Session<'_>) -> Result<End> {
+    if s.opts.app != crate::release::cut::App::Idp {
+        return Ok(End::Done(Some(
+            json!({"skipped": "pki has no migration instance"}),
+        )));
+    }
+    let (spinup, _) = recycle_run::default_delays(s.ctx)?;
+    let args = watch_migration::Args {
+        env: env_of(s)?,
+        instance: None,
+        role: None,
+        // The migration has the head start to itself, then the runbook's 15 minutes.
+        timeout: HumanDuration(spinup + Duration::from_secs(15 * 60)),
+        success_marker: None,
+        failure_markers: Vec::new(),
+        poll_interval: s.pacing.explicit.map(HumanDuration),
+    };
+    watch_migration::run(s.ctx, args).await?;
+    Ok(End::Done(Some(json!({"succeeded": true}))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. New instances in service
+
+fn ts(v: &Value, key: &str) -> Option<jiff::Timestamp> {
+    v.get(key)?.as_str()?.parse().ok()
+}
+
+/// What the recycle step planned: each launching group's old instances and scale-out size.
+fn planned_targets(recycled: &Value) -> Vec<WatchTarget> {
+    let Some(groups) = recycled.get("groups").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    groups
+        .iter()
+        .filter_map(|g| {
+            let old: std::collections::BTreeSet<String> = g
+                .get("old_instances")?
+                .as_array()?
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect();
+            let scale_out_to = g.get("scale_out_to")?.as_u64()? as usize;
+            let want = scale_out_to.saturating_sub(old.len());
+            if want == 0 {
+                return None;
+            }
+            Some(WatchTarget {
+                group: g.get("group")?.as_str()?.to_string(),
+                old,
+                want,
+                scale_out_at: ts(g, "scale_out_at")?,
+                deadline: ts(g, "return_at")?,
+            })
+        })
+        .collect()
+}
+
+/// When the record does not have the plan (a recycle found already applied), the world does:
+/// the instances not running the new sha are the old ones, the scale-out action gives the size.
+async fn targets_from_world(s: &Session<'_>) -> Result<Vec<WatchTarget>> {
+    let aws = s.ctx.aws().await?;
+    let sha = new_sha(s).unwrap_or_default();
+    let names: Vec<String> = groups_of(s.ctx, s.env(), s.opts.app)
+        .into_iter()
+        .filter(|g| *g != s.ctx.settings().migration_group(s.env()))
+        .collect();
+    let actions = aws.scheduled_actions(None).await?;
+    let mut out = Vec::new();
+    for g in aws.describe_groups(&names).await? {
+        let ids: Vec<String> = g.instances.iter().map(|i| i.id.clone()).collect();
+        let instances = if ids.is_empty() {
+            Vec::new()
+        } else {
+            aws.describe_instances(&ids).await?
+        };
+        let old: std::collections::BTreeSet<String> = instances
+            .iter()
+            .filter(|i| !i.tags.values().any(|v| *v == sha))
+            .map(|i| i.id.clone())
+            .collect();
+        let of = |name: &str| actions.iter().find(|a| a.group == g.name && a.name == name);
+        let (Some(out_at), Some(back)) = (
+            of(crate::aws::fleet::DELAYED_SCALE_OUT),
+            of(crate::aws::fleet::RECYCLE_ONCE),
+        ) else {
+            continue;
+        };
+        let want = (out_at.desired.unwrap_or(g.desired) as usize).saturating_sub(old.len());
+        if let (Some(at), Some(deadline), true) = (out_at.start, back.start, want > 0) {
+            out.push(WatchTarget {
+                group: g.name.clone(),
+                old,
+                want,
+                scale_out_at: at,
+                deadline,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn in_service(s: &mut Session<'_>) -> Result<End> {
+    let recycled = s.verified(Step::Recycle).cloned().unwrap_or(Value::Null);
+    let mut targets = planned_targets(&recycled);
+    if targets.is_empty() {
+        targets = targets_from_world(s).await?;
+    }
+    if targets.is_empty() {
+        s.ctx
+            .out
+            .status("no recycle is in progress: nothing to wait for");
+        return Ok(End::Done(Some(json!({"groups": []}))));
+    }
+    let aws = s.ctx.aws().await?;
+    let names: Vec<String> = targets.iter().map(|t| t.group.clone()).collect();
+    let clock = RealClock::starting_at(s.ctx.now());
+    let mut progress = s.ctx.out.progress("waiting for the new instances");
+    let tick = s.pacing.explicit.unwrap_or(watch::TICK);
+    let watched = tokio::select! {
+        r = watch::watch_new_instances(
+            &clock,
+            &targets,
+            tick,
+            async || aws.describe_groups(&names).await,
+            |line| progress.set(line.to_string()),
+        ) => r?,
+        _ = s.ctx.interrupted() => {
+            return Err(AppError::new(Kind::Interrupted, "stopped waiting for the new instances; the recycle goes on").into());
+        }
+    };
+    progress.finish();
+    match watched {
+        Ok(done) => {
+            s.ctx
+                .out
+                .success("the new instances are InService and Healthy");
+            Ok(End::Done(Some(json!({ "groups": done }))))
+        }
+        Err(why) => Err(AppError::new(
+            Kind::Watched,
+            format!("the new instances did not become healthy: {why}"),
+        )
+        .with_hint(format!(
+            "look at them with `login-release ls-servers {}`",
+            s.env()
+        ))
+        .into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Monitor
+
+fn monitor_args(s: &Session<'_>, max: Duration) -> Result<monitor_deploy::Args> {
+    let mut args = monitor_deploy::Args::for_role(&env_of(s)?, role_of(s.opts.app));
+    args.max_duration = HumanDuration(max);
+    if let Some(p) = s.pacing.explicit {
+        args.interval = HumanDuration(p.max(Duration::from_secs(1)));
+        args.poll_interval = HumanDuration(p);
+    }
+    Ok(args)
+}
+
+async fn monitor(s: &mut Session<'_>) -> Result<End> {
+    let args = monitor_args(s, s.pacing.monitor_duration)?;
+    let out = monitor_deploy::monitor(s.ctx, &args).await?;
+    match out.verdict {
+        Verdict::Pass | Verdict::Pending => Ok(End::Done(Some(serde_json::to_value(&out)?))),
+        Verdict::Fail => Err(monitor_failed(s.env(), &out.reason)),
+        Verdict::Inconclusive | Verdict::NoData => {
+            let question = format!(
+                "The monitor is {}: {}. Go on with the release?",
+                out.verdict, out.reason
+            );
+            if !crate::prompt::can_ask() {
+                return Err(monitor_deploy::verdict_result(&out).unwrap_err());
+            }
+            let yes = crate::prompt::ask(&question)?;
+            s.decide(Step::Monitor, &question, if yes { "go on" } else { "stop" })?;
+            if yes {
+                Ok(End::Done(Some(serde_json::to_value(&out)?)))
+            } else {
+                Ok(End::Paused(format!(
+                    "the monitor was {} and you chose to stop; roll back with `login-release deploy rollback --env {} --reason TEXT`",
+                    out.verdict,
+                    s.env()
+                )))
+            }
+        }
+    }
+}
+
+fn monitor_failed(env: &str, reason: &str) -> anyhow::Error {
+    AppError::new(
+        Kind::Watched,
+        format!("the monitor FAILED the new code: {reason}"),
+    )
+    .with_hint(format!(
+        "roll back now: `login-release deploy rollback --env {env} --reason \"monitor FAIL\"`"
+    ))
+    .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Remove the old instances
+
+async fn remove_old(s: &mut Session<'_>) -> Result<End> {
+    let migration = s.ctx.settings().migration_group(s.env());
+    let mut req = ScaleRemoveRequest::new(s.env(), Target::All, Direction::Old);
+    req.only = Some(
+        groups_of(s.ctx, s.env(), s.opts.app)
+            .into_iter()
+            .filter(|g| *g != migration)
+            .collect(),
+    );
+    req.wait = true;
+    let out = recycle_run::scale_remove(s.ctx, &req).await?;
+    ended(out.status, &out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Soak and the manual checks
+
+async fn soak(s: &mut Session<'_>, flags: &RunFlags) -> Result<End> {
+    let soak = crate::deploy::soak(s.ctx.settings())?;
+    // Counted from the removal of the old instances, so a resume does not start the hour again.
+    let from = match &s.record().step(Step::RemoveOld).state {
+        StepState::Done { ended, .. } => *ended,
+        _ => s.ctx.now(),
+    };
+    let until = from + soak;
+    let clock = RealClock::starting_at(s.ctx.now());
+    let mut progress = s.ctx.out.progress("soaking");
+    let tick = s.pacing.explicit.unwrap_or(watch::TICK);
+    tokio::select! {
+        _ = watch::wait_until(&clock, until, tick, |left| {
+            progress.set(watch::countdown("the end of the soak", until, left))
+        }) => {}
+        _ = s.ctx.interrupted() => {
+            return Err(AppError::new(Kind::Interrupted, "stopped the soak; production is unchanged").into());
+        }
+    }
+    progress.finish();
+    let last_look = last_look(s).await?;
+    checks(s, flags)?;
+    Ok(End::Done(Some(json!({
+        "soak_secs": soak.as_secs(),
+        "from": from,
+        "monitor": last_look,
+        "checks": s.record().attestations,
+    }))))
+}
+
+/// One more look at the monitor over the whole release, with the shas the monitor step judged
+/// (the old instances are gone now, so they can no longer be read off the fleet).
+async fn last_look(s: &Session<'_>) -> Result<Value> {
+    let judged = s.verified(Step::Monitor);
+    let sha = |key: &str| -> Option<GitSha> { judged?.get(key)?.as_str()?.parse().ok() };
+    let (Some(old), Some(new)) = (sha("old_sha"), sha("new_sha")) else {
+        return Ok(Value::Null);
+    };
+    let mut args = monitor_args(s, Duration::from_secs(60))?;
+    args.once = true;
+    args.old_sha = Some(old);
+    args.new_sha = Some(new);
+    let out = monitor_deploy::monitor(s.ctx, &args).await?;
+    if out.verdict == Verdict::Fail {
+        return Err(monitor_failed(s.env(), &out.reason));
+    }
+    Ok(json!({"verdict": out.verdict, "reason": out.reason}))
+}
+
+/// The manual checks: a person confirms each one (never `--yes`).
+fn checks(s: &mut Session<'_>, flags: &RunFlags) -> Result<()> {
+    for check in CHECKS {
+        if s.record().attestations.iter().any(|a| a.check == check) {
+            continue;
+        }
+        if flags.checks_done {
+            s.attest(check)?;
+            continue;
+        }
+        if !crate::prompt::can_ask() {
+            return Err(AppError::new(
+                Kind::Preflight,
+                format!("the manual check `{check}` needs a person to confirm it"),
+            )
+            .with_hint(format!(
+                "do the checks in production ({}), then `login-release deploy resume --env {} --checks-done`",
+                CHECKS.join("; "),
+                s.env()
+            ))
+            .into());
+        }
+        if crate::prompt::ask(&format!("Done in production: {check}?"))? {
+            s.attest(check)?;
+        } else {
+            return Err(AppError::new(
+                Kind::Watched,
+                format!("the manual check `{check}` was not confirmed"),
+            )
+            .with_hint(format!(
+                "if production is broken, roll back with `login-release deploy rollback --env {} --reason TEXT`",
+                s.env()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Tag and publish
+
+async fn tag(s: &mut Session<'_>) -> Result<End> {
+    let (n, rc) = promotion_pr(s)?;
+    let req = TagRequest {
+        rc,
+        no_sign: false,
+        github_release: Some(ReleaseRequest {
+            rc,
+            pr: Some(n.to_string()),
+        }),
+    };
+    let out = tag::run(s.ctx, &req).await?;
+    ended(out.status, &out)
+}
