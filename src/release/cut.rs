@@ -325,6 +325,8 @@ fn build_plan(
         plan.note(n.clone());
     }
     plan.note("the working tree and the checked-out branch are not touched");
+    // The release manager sees, before cutting, whether today allows the full deploy.
+    plan.note(crate::deploy::calendar::plan_note(&s.deploy, ctx.now())?);
     Ok(plan)
 }
 
