@@ -346,6 +346,8 @@ fn planned_targets(recycled: &Value) -> Vec<WatchTarget> {
     };
     groups
         .iter()
+        // The migration instance is followed by the migration step and goes at its return time.
+        .filter(|g| g.get("mode").and_then(Value::as_str) != Some("migration"))
         .filter_map(|g| {
             let old: std::collections::BTreeSet<String> = g
                 .get("old_instances")?
@@ -469,7 +471,8 @@ fn monitor_args(s: &Session<'_>, max: Duration) -> Result<monitor_deploy::Args> 
     let mut args = monitor_deploy::Args::for_role(&env_of(s)?, role_of(s.opts.app));
     args.max_duration = HumanDuration(max);
     if let Some(p) = s.pacing.explicit {
-        args.interval = HumanDuration(p.max(Duration::from_secs(1)));
+        // A look every ten polls: each look spends part of the false-alarm rate.
+        args.interval = HumanDuration(p.max(Duration::from_secs(1)) * 10);
         args.poll_interval = HumanDuration(p);
     }
     Ok(args)
