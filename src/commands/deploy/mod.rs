@@ -144,16 +144,8 @@ async fn resume(ctx: &Context, a: ResumeArgs) -> Result<()> {
         loaded = store.steal(&env, &actor, &reason, ctx.now())?;
         ctx.out
             .warn(format!("lock taken over by {actor}: {reason}"));
-    } else if let Some((holder, _)) = loaded.record.holder() {
-        if *holder != actor {
-            return Err(
-                AppError::from(crate::deploy::record::TransitionError::NotHolder {
-                    holder: holder.clone(),
-                    actor: actor.clone(),
-                })
-                .into(),
-            );
-        }
+    } else {
+        session::ensure_holder(&loaded, &actor)?;
     }
     if ctx.dry_run() {
         let next = loaded.record.current_step();

@@ -33,16 +33,8 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
     let mut loaded = session::load_active(&store, &env)?;
     if a.steal && !ctx.dry_run() {
         loaded = store.steal(&env, &actor, &a.reason, ctx.now())?;
-    } else if let Some((holder, _)) = loaded.record.holder() {
-        if *holder != actor {
-            return Err(crate::error::AppError::from(
-                crate::deploy::record::TransitionError::NotHolder {
-                    holder: holder.clone(),
-                    actor: actor.clone(),
-                },
-            )
-            .into());
-        }
+    } else {
+        session::ensure_holder(&loaded, &actor)?;
     }
     let r = &loaded.record;
     let reached_prod = !pending(&r.step(Step::Recycle).state);

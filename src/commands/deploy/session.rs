@@ -71,6 +71,18 @@ pub fn load_active(store: &Store<'_>, env: &str) -> Result<Loaded> {
     }
 }
 
+/// Refuses when someone else holds the lock: they must be stolen from (`--steal --reason`).
+pub fn ensure_holder(loaded: &Loaded, actor: &Actor) -> Result<()> {
+    match loaded.record.holder() {
+        Some((holder, _)) if holder != actor => Err(AppError::from(TransitionError::NotHolder {
+            holder: holder.clone(),
+            actor: actor.clone(),
+        })
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// `deploy start --steal`: the active release is taken over and then ended, and a new one
 /// begins. Both are recorded.
 pub fn take_over(
