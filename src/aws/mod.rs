@@ -42,7 +42,8 @@ pub struct Aws {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub sts: aws_sdk_sts::Client,
     pub region: String,
-    account: OnceCell<String>,
+    /// The caller identity (account id, ARN), looked up once.
+    caller: OnceCell<(String, String)>,
 }
 
 impl Aws {
@@ -70,7 +71,7 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
             region,
-            account: OnceCell::new(),
+            caller: OnceCell::new(),
         }
     }
 
@@ -94,9 +95,10 @@ impl Aws {
         Ok(Self::from_conf(&conf, region.to_string()))
     }
 
-    /// The account id, looked up once (every plan shows it).
-    pub async fn account(&self) -> Result<&str> {
-        self.account
+    /// The caller identity, looked up once: the account every plan shows and the ARN a release
+    /// record names its actor by.
+    async fn caller(&self) -> Result<&(String, String)> {
+        self.caller
             .get_or_try_init(|| async {
                 let out = self
                     .sts
@@ -104,10 +106,22 @@ impl Aws {
                     .send()
                     .await
                     .map_err(|e| call_failed("GetCallerIdentity", &e))?;
-                Ok::<_, anyhow::Error>(out.account().unwrap_or("unknown").to_string())
+                Ok::<_, anyhow::Error>((
+                    out.account().unwrap_or("unknown").to_string(),
+                    out.arn().unwrap_or("unknown").to_string(),
+                ))
             })
             .await
-            .map(String::as_str)
+    }
+
+    /// The account id (every plan shows it).
+    pub async fn account(&self) -> Result<&str> {
+        Ok(&self.caller().await?.0)
+    }
+
+    /// The caller's ARN (the AWS half of a release's actor).
+    pub async fn caller_arn(&self) -> Result<&str> {
+        Ok(&self.caller().await?.1)
     }
 }
 

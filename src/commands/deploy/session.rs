@@ -32,16 +32,9 @@ pub async fn actor(ctx: &Context, repo: &Repo) -> Result<Actor> {
         sig.name().unwrap_or("unknown"),
         sig.email().unwrap_or("unknown")
     );
-    let aws = ctx.aws().await?;
-    let who = aws
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| crate::aws::call_failed("GetCallerIdentity", &e))?;
     Ok(Actor {
         git,
-        aws: who.arn().unwrap_or("unknown").to_string(),
+        aws: ctx.aws().await?.caller_arn().await?.to_string(),
     })
 }
 
