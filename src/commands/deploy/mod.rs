@@ -53,10 +53,10 @@ async fn start(ctx: &Context, a: StartArgs) -> Result<()> {
     let off_cycle_reason = a.off_cycle.then(|| a.reason.clone().unwrap_or_default());
     let repo = Repo::open(ctx.repo_dir())?;
     let store = Store::new(&repo, ctx.settings())?;
-    let actor = session::actor(ctx, &repo).await?;
     let doc = preflight::run(
         ctx,
         &preflight::Request {
+            repo: &repo,
             env: &env,
             opts: &opts,
             off_cycle: off_cycle_reason.is_some(),
@@ -72,6 +72,8 @@ async fn start(ctx: &Context, a: StartArgs) -> Result<()> {
             .status("dry run: nothing was changed (no lock was taken)");
         return Ok(());
     }
+    // After the preflight, which reports a missing git identity among its findings.
+    let actor = session::actor(ctx, &repo).await?;
     let start = Start {
         env: env.clone(),
         app: opts.app.name().to_string(),

@@ -18,6 +18,7 @@ use crate::release::cut::App;
 use crate::release::deploy_json;
 
 pub struct Request<'a> {
+    pub repo: &'a Repo,
     pub env: &'a str,
     pub opts: &'a Options,
     pub off_cycle: bool,
@@ -128,16 +129,13 @@ pub async fn run(ctx: &Context, req: &Request<'_>, store: &Store<'_>) -> Result<
     check_fleet(ctx, req, &mut f, &mut doc).await;
 
     // A signing key tag-release will accept, and who we are.
-    let repo = check(&mut f, Repo::open(ctx.repo_dir()));
-    if let Some(repo) = &repo {
-        if let Some(key) = check(
-            &mut f,
-            sign::find_signing_key(repo.config_string("user.signingkey").as_deref()),
-        ) {
-            doc.insert("signing_key".into(), json!(key.describe()));
-        }
-        check(&mut f, repo.identity(ctx.now()));
+    if let Some(key) = check(
+        &mut f,
+        sign::find_signing_key(req.repo.config_string("user.signingkey").as_deref()),
+    ) {
+        doc.insert("signing_key".into(), json!(key.describe()));
     }
+    check(&mut f, req.repo.identity(ctx.now()));
 
     // GitHub: the token can see the repository (PRs and releases are made there).
     if let Some(client) = check(&mut f, crate::github::connect(ctx)) {

@@ -5,7 +5,7 @@
 //! plan and confirmation.
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::args::{Options, ReasonArgs};
 use super::session;
@@ -40,13 +40,7 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
     let reached_prod = !pending(&r.step(Step::Recycle).state);
     let old_gone = done(&r.step(Step::RemoveOld).state);
     let merged = done(&r.step(Step::Merge).state);
-    let rc = r
-        .step(Step::Cut)
-        .verified
-        .as_ref()
-        .and_then(|v| v.pointer("/pr/rc"))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok());
+    let promotion = super::scope::promotion_pr(r);
     let mut doc = serde_json::Map::new();
     ctx.out.status(format!(
         "rolling back the release of {} to {env} from step `{}`",
@@ -72,7 +66,7 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
         let out = revert::run(
             ctx,
             &RevertRequest {
-                rc,
+                rc: promotion.rc,
                 open_pr: true,
                 reason: Some(a.reason.clone()),
                 fleet: None,
@@ -89,13 +83,7 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
             ));
         }
         doc.insert("revert".into(), serde_json::to_value(&out)?);
-    } else if let Some(pr) = r
-        .step(Step::Cut)
-        .verified
-        .as_ref()
-        .and_then(|v| v.pointer("/pr/url"))
-        .and_then(Value::as_str)
-    {
+    } else if let Some(pr) = promotion.url {
         ctx.out.notice(format!(
             "the promotion PR was not merged: close it on GitHub ({pr})"
         ));

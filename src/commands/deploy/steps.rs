@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::args::RunFlags;
-use super::scope::{groups_of, role_of, CHECKS};
+use super::scope::{self, groups_of, role_of, CHECKS};
 use super::session::Session;
 use crate::commands::{monitor_deploy, watch_migration};
 use crate::context::Go;
@@ -72,21 +72,14 @@ fn env_of(s: &Session<'_>) -> Result<Env> {
 
 /// The promotion PR the cut step opened: its number and RC.
 fn promotion_pr(s: &Session<'_>) -> Result<(u64, Option<RcNumber>)> {
-    let cut = s.verified(Step::Cut);
-    let number = cut
-        .and_then(|v| v.pointer("/pr/number"))
-        .and_then(Value::as_u64)
-        .ok_or_else(|| {
-            failed(
-                "the release record has no promotion PR from the cut step",
-                "abort this release (`deploy abort --reason TEXT`) and start again",
-            )
-        })?;
-    let rc = cut
-        .and_then(|v| v.pointer("/pr/rc"))
-        .and_then(Value::as_str)
-        .and_then(|r| r.parse().ok());
-    Ok((number, rc))
+    let pr = scope::promotion_pr(s.record());
+    let number = pr.number.ok_or_else(|| {
+        failed(
+            "the release record has no promotion PR from the cut step",
+            "abort this release (`deploy abort --reason TEXT`) and start again",
+        )
+    })?;
+    Ok((number, pr.rc))
 }
 
 /// The sha production runs after the merge: the promotion PR's merge commit.
