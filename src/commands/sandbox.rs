@@ -1,8 +1,10 @@
 //! `sandbox`: Start, inspect or stop the local rehearsal sandbox.
 //!
 //! `up` starts the AWS emulator (moto's server) and a deploy.json server on loopback, seeds a
-//! prod-shaped fleet, builds a git origin and clone with identity-idp-like history and makes a
-//! throw-away signing key; `env` prints the exports that point every command at it; `down` stops
+//! prod-shaped fleet, builds a git origin and clone with identity-idp-like history, makes a
+//! throw-away signing key, writes the rehearsal's timings and starts the world simulator
+//! (`world-run`, see `sandbox::sim`) that makes the fleet move by itself; `env` prints the
+//! exports that point every command at it; `break`/`mend` set and clear faults; `down` stops
 //! what `up` started and removes the directory.
 
 use std::path::{Path, PathBuf};
@@ -10,24 +12,31 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::aws::capacity::{Capacity, Field};
-use crate::aws::fleet::DELAYED_SCALE_OUT;
 use crate::aws::Aws;
-use crate::context::{Context, Go};
+use crate::context::Context;
 use crate::error::{failed, preflight};
-use crate::plan::{self, Plan, Step};
+use crate::plan;
+use crate::sandbox::control::Control;
 use crate::sandbox::emulator::{find_python, Emulator};
+use crate::sandbox::faults::{ErrorFault, Faults};
+use crate::sandbox::rate::Rate;
 use crate::sandbox::seed::{seed, FleetSpec};
+use crate::sandbox::sim::{self, Phase, World, WorldStatus};
+use crate::sandbox::timings::{self, WorldConfig};
 use crate::sandbox::world::{self, Proc, State};
 use crate::types::Env;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+The world moves by itself: scheduled actions run at their time, new instances boot with the sha
+stages/prod holds and turn healthy, unprotected instances above desired go, the idp logs traffic.
+
 Practise a release by hand:
   login-release sandbox up
   eval \"$(login-release sandbox env)\"
   login-release ls-servers -e prod
-  login-release asg-size prod idp
+  login-release asg-recycle prod idp
+  login-release sandbox status
   login-release sandbox down")]
 pub struct Args {
     #[command(subcommand)]
@@ -37,24 +46,22 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
     /// Start the sandbox: AWS emulator with a prod-shaped fleet, git origin and clone, staging
-    /// deploy.json, signing key.
+    /// deploy.json, signing key, and the world simulator that makes the fleet move.
     Up(DirArg),
     /// Stop the sandbox's processes and remove its directory.
     Down(DirArg),
     /// Print `export` lines for `eval "$(login-release sandbox env)"`.
     Env(DirArg),
-    /// Show what runs and where (exit 3 when the sandbox is not up).
+    /// Show what runs and where, and what the world is doing (exit 3 when the sandbox is not
+    /// up or a process of it stopped).
     Status(DirArg),
-    /// Make the change a pending scale-out action would make (the emulator never runs
-    /// scheduled actions). Only against a loopback AWS_ENDPOINT_URL.
-    ScaleOut(ScaleOutArgs),
-    /// Terminate the unprotected instances above each group's desired capacity, as AWS does
-    /// after scale-remove-*-instances (the emulator does not). Only against a loopback
-    /// AWS_ENDPOINT_URL.
-    Retire(RetireArgs),
-    /// Write the cloud-init log a provisioning migration instance would write (the emulator
-    /// runs no instance), so `watch-migration` has something to follow. Loopback only.
-    Provision(ProvisionArgs),
+    /// Set a fault to rehearse a failure path (`sandbox mend` clears them).
+    Break(BreakArgs),
+    /// Clear every fault `sandbox break` set.
+    Mend(DirArg),
+    /// The world simulator `sandbox up` starts (runs until the sandbox goes).
+    #[command(hide = true)]
+    WorldRun(DirArg),
     /// Seed another environment of same-sized groups (for benchmarks). Loopback only.
     #[command(hide = true)]
     Seed(SeedArgs),
@@ -68,32 +75,31 @@ pub struct DirArg {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ScaleOutArgs {
-    pub env: Env,
-    pub role: String,
-    /// New desired capacity [default: what the group's pending action sets].
-    pub desired: Option<u32>,
-    /// The pending scheduled action to carry out (deleted afterwards, as AWS deletes a
-    /// one-time action once it ran).
-    #[arg(long, default_value = DELAYED_SCALE_OUT, value_name = "NAME")]
-    pub action: String,
-    /// Tag the instances launched from now on with this deployed sha (`gitsha:<role>`), as chef
-    /// does on instances that boot the new release.
-    #[arg(long, value_name = "SHA")]
-    pub gitsha: Option<crate::types::GitSha>,
+pub struct BreakArgs {
+    #[command(subcommand)]
+    pub fault: Fault,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Fault {
+    /// The next migration instance's provision abandons (the lifecycle ABANDON).
+    Migration(DirArg),
+    /// New instances never turn healthy (their health checks fail).
+    Health(DirArg),
+    /// The code answers RATE of its requests with 5xx.
+    Errors(ErrorsArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RetireArgs {
-    pub env: Env,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ProvisionArgs {
-    pub env: Env,
-    /// End with the lifecycle ABANDON a failed provision sends, instead of the success marker.
+pub struct ErrorsArgs {
+    /// Only the code the fleet does not run yet fails (the next release's sha).
     #[arg(long)]
-    pub fail: bool,
+    pub new_sha: bool,
+    /// Share of requests answered 5xx, as a percentage.
+    #[arg(long, default_value = "5%", value_name = "PERCENT")]
+    pub rate: Rate,
+    #[command(flatten)]
+    pub dir: DirArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,9 +119,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Sub::Down(a) => down(ctx, &a.dir),
         Sub::Env(a) => env(ctx, &a.dir),
         Sub::Status(a) => status(ctx, &a.dir),
-        Sub::ScaleOut(a) => scale_out(ctx, a).await,
-        Sub::Retire(a) => retire(ctx, a).await,
-        Sub::Provision(a) => provision(ctx, a).await,
+        Sub::Break(a) => break_world(ctx, a.fault),
+        Sub::Mend(a) => mend(ctx, &a.dir),
+        Sub::WorldRun(a) => {
+            let dir = absolute(&a.dir)?;
+            World::new(&dir, ctx.settings().clone()).await?.run().await
+        }
         Sub::Seed(a) => seed_more(ctx, a).await,
     }
 }
@@ -261,22 +270,31 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
     rollback.procs.push(emulator_proc.clone());
 
     ctx.out.status(format!("seeding a {env}-shaped fleet"));
+    let world_cfg = WorldConfig::default();
+    world_cfg.save(&dir)?;
+    std::fs::write(timings::config_path(&dir), timings::CONFIG_TOML)
+        .context("writing the sandbox's config layer")?;
     let aws = Aws::for_endpoint(&emulator.url, world::REGION).await?;
     let seeded = seed(
         &aws,
         ctx.settings(),
-        // Production runs what stages/prod holds; the release's instances get main's sha.
-        &FleetSpec::prod_shaped(env, &facts.prod_sha),
+        // Production runs what stages/prod holds.
+        &FleetSpec::prod_shaped(env, &facts.prod_sha).grace(world_cfg.grace_secs),
     )
     .await?;
+    // From now on instances launch Pending, and the world takes them through their life.
+    Control::new(&emulator.url, world::REGION)?
+        .hold_pending(true)
+        .await?;
 
-    let state = State {
+    let mut state = State {
         version: world::STATE_VERSION,
         dir: dir.clone(),
         env: env.to_string(),
         region: world::REGION.to_string(),
         emulator: emulator_proc,
         http: http.clone(),
+        world: None,
         deploy_json_url: http.url.clone(),
         gnupghome,
         signing_key: key,
@@ -285,6 +303,12 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         git_sha: facts.main_sha.clone(),
         started_at: plan::rfc3339(now),
     };
+    // The world reads state.json when it starts.
+    state.save()?;
+    ctx.out.status("starting the world (scheduled actions, instances, traffic)");
+    let world_proc = start_world(&dir)?;
+    rollback.procs.insert(0, world_proc.clone());
+    state.world = Some(world_proc);
     state.save()?;
     rollback.armed = false;
 
@@ -305,6 +329,51 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         "next: eval \"$(login-release sandbox env{again})\"; login-release ls-servers -e {env}"
     ));
     Ok(())
+}
+
+/// Starts `sandbox world-run` detached (its own process group, its output in `DIR/world.log`)
+/// and waits for its first tick.
+fn start_world(dir: &Path) -> Result<Proc> {
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe().context("finding this program")?;
+    let log_path = dir.join("world.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut child = std::process::Command::new(exe)
+        .args(["sandbox", sim::MARKER, "--dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting the world simulator")?;
+    let proc = Proc {
+        pid: child.id(),
+        port: 0,
+        url: String::new(),
+        marker: sim::MARKER.to_string(),
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(20) {
+        if WorldStatus::load(dir)?.is_some_and(|s| s.ticks >= 1) {
+            return Ok(proc);
+        }
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Err(failed(
+                format!("the world simulator exited ({status}): {last}"),
+                format!("see {}", log_path.display()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    world::stop(&proc);
+    Err(failed(
+        "the world simulator did not finish its first tick within 20s",
+        format!("see {}", log_path.display()),
+    ))
 }
 
 fn describe(state: &State, groups: &[String]) -> String {
@@ -341,10 +410,13 @@ fn down(ctx: &Context, dir_arg: &Path) -> Result<()> {
         return Ok(());
     };
     let mut stopped = Vec::new();
-    for (what, p) in [
+    // The world first: it must not see the emulator go and report that as a failure.
+    let mut procs: Vec<(&str, &Proc)> = state.world.iter().map(|w| ("world", w)).collect();
+    procs.extend([
         ("AWS emulator", &state.emulator),
         ("deploy.json server", &state.http),
-    ] {
+    ]);
+    for (what, p) in procs {
         if world::stop(p) {
             stopped.push(format!("{what} (pid {})", p.pid));
         }
@@ -396,12 +468,80 @@ struct StatusDoc<'a> {
     state: &'a State,
     emulator_running: bool,
     http_running: bool,
+    world_running: bool,
+    world: Option<&'a WorldStatus>,
+    faults: &'a Faults,
+    timings: &'a WorldConfig,
+}
+
+/// The world's lines of `sandbox status`: what it is doing, its faults and timings, and the
+/// last things it did.
+fn describe_world(
+    world: Option<&WorldStatus>,
+    running: bool,
+    faults: &Faults,
+    cfg: &WorldConfig,
+    dir: &Path,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    match world {
+        Some(w) if running => {
+            let mut phases: std::collections::BTreeMap<&str, usize> = Default::default();
+            for i in w.instances.values() {
+                *phases.entry(phase_name(i.phase)).or_default() += 1;
+            }
+            let counts: Vec<String> = phases.iter().map(|(p, n)| format!("{n} {p}")).collect();
+            lines.push(format!(
+                "world          running (pid {}), tick {} at {}: {} instances ({})",
+                w.pid,
+                w.ticks,
+                w.last_tick_at,
+                w.instances.len(),
+                counts.join(", ")
+            ));
+        }
+        Some(w) => lines.push(format!(
+            "world          stopped: {}",
+            w.stopped_reason
+                .clone()
+                .unwrap_or_else(|| format!("it exited; see {}", dir.join("world.log").display()))
+        )),
+        None => lines.push("world          not started".to_string()),
+    }
+    lines.push(format!("timings        {} ({})", cfg.describe(), WorldConfig::path(dir).display()));
+    let f = faults.describe();
+    if f.is_empty() {
+        lines.push("faults         none".to_string());
+    } else {
+        lines.extend(f.iter().map(|l| format!("fault          {l}")));
+    }
+    if let Some(w) = world {
+        lines.extend(w.recent.iter().map(|l| format!("  {l}")));
+    }
+    lines
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Pending => "pending",
+        Phase::Provisioning => "provisioning",
+        Phase::Grace => "in grace",
+        Phase::Healthy => "healthy",
+        Phase::Unhealthy => "unhealthy",
+    }
 }
 
 fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
     let state = load_up(dir_arg)?;
     let emu = world::is_ours(state.emulator.pid, &state.emulator.marker);
     let http = world::is_ours(state.http.pid, &state.http.marker);
+    let sim = state
+        .world
+        .as_ref()
+        .is_some_and(|w| world::is_ours(w.pid, &w.marker));
+    let world_status = WorldStatus::load(&state.dir)?;
+    let faults = Faults::load(&state.dir)?;
+    let cfg = WorldConfig::load(&state.dir)?;
     if ctx.out.is_json() {
         ctx.out.json(
             "sandbox status",
@@ -409,28 +549,111 @@ fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
                 state: &state,
                 emulator_running: emu,
                 http_running: http,
+                world_running: sim,
+                world: world_status.as_ref(),
+                faults: &faults,
+                timings: &cfg,
             },
         )?;
     } else {
         ctx.out.data(describe(&state, &[]));
         ctx.out.data(format!("started        {}", state.started_at));
+        ctx.out.data(
+            describe_world(world_status.as_ref(), sim, &faults, &cfg, &state.dir).join("\n"),
+        );
     }
     let again = hint_dir(dir_arg);
-    if !(emu && http) {
+    let mut down: Vec<&str> = Vec::new();
+    if !emu {
+        down.push("the AWS emulator");
+    }
+    if !http {
+        down.push("the deploy.json server");
+    }
+    if !sim {
+        down.push("the world simulator");
+    }
+    if !down.is_empty() {
+        let why = world_status
+            .as_ref()
+            .filter(|_| !sim)
+            .and_then(|w| w.stopped_reason.clone())
+            .map(|r| format!(" (the world stopped because {r})"))
+            .unwrap_or_default();
         return Err(preflight(
             format!(
-                "the sandbox in {} is broken: {} not running",
+                "the sandbox in {} is broken: {} {} not running{why}",
                 state.dir.display(),
-                match (emu, http) {
-                    (false, false) => "the AWS emulator and the deploy.json server are",
-                    (false, true) => "the AWS emulator is",
-                    _ => "the deploy.json server is",
-                }
+                down.join(" and "),
+                if down.len() == 1 { "is" } else { "are" }
             ),
             format!("restart it: `login-release sandbox down{again} && login-release sandbox up{again}`"),
         ));
     }
     ctx.out.success("the sandbox is up");
+    Ok(())
+}
+
+fn break_world(ctx: &Context, fault: Fault) -> Result<()> {
+    let dir_arg = match &fault {
+        Fault::Migration(d) | Fault::Health(d) => d.dir.clone(),
+        Fault::Errors(e) => e.dir.dir.clone(),
+    };
+    let state = load_up(&dir_arg)?;
+    let mut faults = Faults::load(&state.dir)?;
+    match fault {
+        Fault::Migration(_) => faults.migration = true,
+        Fault::Health(_) => faults.health = true,
+        Fault::Errors(e) => {
+            let old_shas = if e.new_sha {
+                fleet_shas(&state.dir)?
+            } else {
+                Vec::new()
+            };
+            faults.errors = Some(ErrorFault {
+                rate: e.rate,
+                old_shas,
+            });
+        }
+    }
+    faults.save(&state.dir)?;
+    for line in faults.describe() {
+        ctx.out.data(format!("fault  {line}"));
+    }
+    ctx.out.success(format!(
+        "the world in {} plays it from its next tick; `login-release sandbox mend{}` clears it",
+        state.dir.display(),
+        hint_dir(&dir_arg)
+    ));
+    Ok(())
+}
+
+/// The shas the fleet runs now (what `--new-sha` leaves working), from the world's status.
+fn fleet_shas(dir: &Path) -> Result<Vec<String>> {
+    let Some(w) = WorldStatus::load(dir)? else {
+        return Err(preflight(
+            "the world has not told which shas the fleet runs yet",
+            "wait a second and run it again; `login-release sandbox status` shows the world",
+        ));
+    };
+    let mut shas: Vec<String> = w.instances.values().filter_map(|i| i.sha.clone()).collect();
+    shas.sort();
+    shas.dedup();
+    Ok(shas)
+}
+
+fn mend(ctx: &Context, dir_arg: &Path) -> Result<()> {
+    let state = load_up(dir_arg)?;
+    let faults = Faults::load(&state.dir)?;
+    if faults.is_empty() {
+        ctx.out.success("no fault to mend");
+        return Ok(());
+    }
+    for line in faults.describe() {
+        ctx.out.data(format!("mended  {line}"));
+    }
+    Faults::default().save(&state.dir)?;
+    ctx.out.success("the world plays without faults from its next tick");
     Ok(())
 }
 
@@ -450,348 +673,6 @@ fn require_sandbox_endpoint(what: &str) -> Result<()> {
             "point the shell at the sandbox first: eval \"$(login-release sandbox env)\"",
         ));
     }
-    Ok(())
-}
-
-/// What AWS does once instances lose their scale-in protection while a group runs more than it
-/// desires: it terminates them. Each goes with "decrement desired", then desired is set back, so
-/// the emulator launches no replacement.
-async fn retire(ctx: &Context, args: RetireArgs) -> Result<()> {
-    require_sandbox_endpoint("retire")?;
-    let aws = ctx.aws().await?;
-    let groups = aws.groups_with_prefix(&format!("{}-", args.env)).await?;
-    let mut plan = Plan::new(format!(
-        "Simulate AWS retiring unprotected surplus instances in {}",
-        args.env
-    ))
-    .target(
-        "endpoint",
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-    );
-    let mut work = Vec::new();
-    for g in &groups {
-        let surplus = usize::try_from(g.instances.len() as i64 - i64::from(g.desired)).unwrap_or(0);
-        let going: Vec<String> = g
-            .instances
-            .iter()
-            .filter(|i| !i.protected)
-            .take(surplus)
-            .map(|i| i.id.clone())
-            .collect();
-        if going.is_empty() {
-            continue;
-        }
-        plan.push(Step::new(
-            "DetachInstances+TerminateInstances",
-            &g.name,
-            format!(
-                "{} (unprotected, above desired {})",
-                going.join(", "),
-                g.desired
-            ),
-        ));
-        work.push((g.name.clone(), g.desired, going));
-    }
-    if work.is_empty() {
-        ctx.out
-            .success(format!("nothing to retire in {}", args.env));
-        return Ok(());
-    }
-    if ctx.confirm(&plan)? != Go::Apply {
-        return Ok(());
-    }
-    for (group, desired, ids) in &work {
-        // Detach (decrementing desired) then terminate: the emulator's
-        // TerminateInstanceInAutoScalingGroup answer does not parse in the SDK.
-        aws.autoscaling
-            .detach_instances()
-            .auto_scaling_group_name(group)
-            .set_instance_ids(Some(ids.clone()))
-            .should_decrement_desired_capacity(true)
-            .send()
-            .await
-            .map_err(|e| crate::aws::call_failed("DetachInstances", &e))?;
-        aws.ec2
-            .terminate_instances()
-            .set_instance_ids(Some(ids.clone()))
-            .send()
-            .await
-            .map_err(|e| crate::aws::call_failed("TerminateInstances", &e))?;
-        aws.update_group_capacity(group, Field::Desired, *desired)
-            .await?;
-        ctx.out
-            .success(format!("{group}: retired {}", ids.join(", ")));
-    }
-    Ok(())
-}
-
-/// The lines a migration instance's provision.sh writes to its cloud-init output, ending with the
-/// success marker from the settings (or a failed lifecycle action).
-fn provision_lines(success_marker: &str, instance: &str, group: &str, fail: bool) -> Vec<String> {
-    let mut lines: Vec<String> = [
-        "Cloud-init v. 23.1.2 running 'modules:final'",
-        "provision.sh: running identity-devops-private",
-        "All done! provision.sh finished for identity-devops-private",
-        "Starting Chef Infra Client, version 18.2.7",
-        "Recipe: login_dot_gov::migrate",
-        "  * execute[rake db:create db:migrate] action run",
-        "== 20261120182233 AddLinkedAccountsTable: migrating ============================",
-        "-- create_table(:linked_accounts)",
-        "== 20261120182233 AddLinkedAccountsTable: migrated (0.0123s) ===================",
-        "    - execute bundle exec rake db:create db:migrate",
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .collect();
-    if fail {
-        lines.push(
-            "    ================================================================================"
-                .into(),
-        );
-        lines.push(
-            "    Error executing action `run` on resource 'execute[rake db:create db:migrate]'"
-                .into(),
-        );
-        lines.push(format!(
-            "Instance {instance} for ASG {group} was ABANDONED.  Fatal error in provisioning."
-        ));
-    } else {
-        lines.push(
-            "Chef Infra Client finished, 212/498 resources updated in 04 minutes 12 seconds".into(),
-        );
-        lines.push("lifecycle hook: CONTINUE".into());
-        lines.push(success_marker.to_string());
-    }
-    lines
-}
-
-async fn provision(ctx: &Context, args: ProvisionArgs) -> Result<()> {
-    require_sandbox_endpoint("provision")?;
-    let aws = ctx.aws().await?;
-    let s = ctx.settings();
-    let env = args.env.as_str();
-    let group = s.migration_group(env);
-    let groups = aws.describe_groups(std::slice::from_ref(&group)).await?;
-    let ids: Vec<String> = groups
-        .iter()
-        .flat_map(|g| g.instances.iter().map(|i| i.id.clone()))
-        .collect();
-    let newest = aws
-        .describe_instances(&ids)
-        .await?
-        .into_iter()
-        .filter(|i| i.state == "running")
-        .max_by_key(|i| i.launch_time);
-    let Some(instance) = newest else {
-        return Err(preflight(
-            format!("{group} has no running instance to provision"),
-            format!("start one the runbook's way: `login-release asg-recycle {env} idp`"),
-        ));
-    };
-    let log_group = s.cloud_init_log_group(env);
-    let lines = provision_lines(&s.migration.success_marker, &instance.id, &group, args.fail);
-    let mut plan = Plan::new(format!(
-        "Simulate the provisioning log of {} ({group})",
-        instance.id
-    ))
-    .target(
-        "endpoint",
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-    );
-    plan.push(Step::new(
-        "PutLogEvents",
-        format!("{log_group} {}", instance.id),
-        format!(
-            "{} lines, ending {}",
-            lines.len(),
-            if args.fail {
-                "ABANDONED"
-            } else {
-                "with the success marker"
-            }
-        ),
-    ));
-    if ctx.confirm(&plan)? != Go::Apply {
-        return Ok(());
-    }
-    // The group and stream may exist from an earlier run; only "already exists" is fine.
-    let exists = |e: &str| e.contains("ResourceAlreadyExists");
-    if let Err(e) = aws
-        .logs
-        .create_log_group()
-        .log_group_name(&log_group)
-        .send()
-        .await
-    {
-        let m = crate::aws::sdk_message(&e);
-        if !exists(&m) {
-            return Err(crate::aws::call_failed("CreateLogGroup", &e));
-        }
-    }
-    if let Err(e) = aws
-        .logs
-        .create_log_stream()
-        .log_group_name(&log_group)
-        .log_stream_name(&instance.id)
-        .send()
-        .await
-    {
-        let m = crate::aws::sdk_message(&e);
-        if !exists(&m) {
-            return Err(crate::aws::call_failed("CreateLogStream", &e));
-        }
-    }
-    let start = ctx.now().as_millisecond();
-    let mut req = aws
-        .logs
-        .put_log_events()
-        .log_group_name(&log_group)
-        .log_stream_name(&instance.id);
-    for (i, line) in lines.iter().enumerate() {
-        req = req.log_events(
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(start + i as i64 * 1000)
-                .message(line)
-                .build()
-                .context("building a log event")?,
-        );
-    }
-    req.send()
-        .await
-        .map_err(|e| crate::aws::call_failed("PutLogEvents", &e))?;
-    ctx.out.success(format!(
-        "wrote {} lines to {log_group} {}",
-        lines.len(),
-        instance.id
-    ));
-    Ok(())
-}
-
-async fn scale_out(ctx: &Context, args: ScaleOutArgs) -> Result<()> {
-    require_sandbox_endpoint("scale-out")?;
-    let env = args.env.as_str();
-    let name = ctx.settings().asg_name(env, &args.role);
-    let aws = ctx.aws().await?;
-    let want = [name.clone()];
-    let (groups, actions) = tokio::try_join!(
-        aws.describe_groups(&want),
-        aws.scheduled_actions(Some(&name))
-    )?;
-    let Some(group) = groups.first() else {
-        return Err(preflight(
-            format!("no Auto Scaling Group {name} in the sandbox"),
-            format!("see the groups with `login-release ls-servers -e {env}`"),
-        ));
-    };
-    let action = actions
-        .iter()
-        .find(|a| a.group == name && a.name == args.action);
-    let desired = match (args.desired, action.and_then(|a| a.desired)) {
-        (Some(d), _) => i32::try_from(d).unwrap_or(i32::MAX),
-        (None, Some(d)) => d,
-        (None, None) => {
-            return Err(preflight(
-                format!("{name} has no pending {} action to carry out", args.action),
-                format!(
-                    "give the size: `login-release sandbox scale-out {env} {} COUNT`",
-                    args.role
-                ),
-            ))
-        }
-    };
-    let before = Capacity::of(group);
-    if desired > before.max || desired < before.min {
-        return Err(preflight(
-            format!(
-                "desired {desired} is outside {name}'s min {} and max {}",
-                before.min, before.max
-            ),
-            format!(
-                "change the limits first with `login-release asg-size {env} {} N --max`",
-                args.role
-            ),
-        ));
-    }
-    let mut plan = Plan::new(format!("Simulate a scheduled scale-out of {name}")).target(
-        "endpoint",
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-    );
-    let source = match action {
-        Some(a) if args.desired.is_none() => format!(
-            " (what {} would do{})",
-            a.name,
-            a.start
-                .map(|t| format!(" at {}", plan::when(t, ctx.now())))
-                .unwrap_or_default()
-        ),
-        _ => String::new(),
-    };
-    if let Some(sha) = &args.gitsha {
-        plan.push(Step::new(
-            "CreateOrUpdateTags",
-            &name,
-            format!(
-                "gitsha:{} = {} for the instances it launches",
-                args.role,
-                sha.short()
-            ),
-        ));
-    }
-    plan.push(Step::new(
-        "UpdateAutoScalingGroup",
-        &name,
-        format!("desired {} -> {desired}{source}", before.desired),
-    ));
-    if let Some(a) = action.filter(|_| args.desired.is_none()) {
-        plan.push(Step::new(
-            "DeleteScheduledAction",
-            &name,
-            format!("{} (one-time actions disappear once they ran)", a.name),
-        ));
-    }
-    match ctx.confirm(&plan)? {
-        Go::Apply => {}
-        Go::DryRun | Go::Declined => return Ok(()),
-    }
-    if let Some(sha) = &args.gitsha {
-        let tag = aws_sdk_autoscaling::types::Tag::builder()
-            .resource_id(&name)
-            .resource_type("auto-scaling-group")
-            .key(format!("gitsha:{}", args.role))
-            .value(sha.as_str())
-            .propagate_at_launch(true)
-            .build();
-        aws.autoscaling
-            .create_or_update_tags()
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| crate::aws::call_failed("CreateOrUpdateTags", &e))?;
-    }
-    aws.update_group_capacity(&name, Field::Desired, desired)
-        .await?;
-    if let Some(a) = action.filter(|_| args.desired.is_none()) {
-        aws.autoscaling
-            .delete_scheduled_action()
-            .auto_scaling_group_name(&name)
-            .scheduled_action_name(&a.name)
-            .send()
-            .await
-            .map_err(|e| crate::aws::call_failed("DeleteScheduledAction", &e))?;
-    }
-    let after = aws.describe_groups(&want).await?;
-    let Some(g) = after.first().filter(|g| g.desired == desired) else {
-        return Err(failed(
-            format!("{name} did not take desired {desired}"),
-            format!("check it with `login-release asg-size {env} {}`", args.role),
-        ));
-    };
-    ctx.out.data(format!(
-        "{name}: desired {}, {} instances",
-        g.desired,
-        g.instances.len()
-    ));
-    ctx.out.success(format!("{name} scaled to {desired}"));
     Ok(())
 }
 

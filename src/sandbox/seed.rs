@@ -23,6 +23,8 @@ pub struct GroupSpec {
     pub target_group: bool,
     /// Tag `gitsha:<role>` set on the instances, as chef does.
     pub gitsha: Option<String>,
+    /// Health-check grace period, seconds.
+    pub grace_secs: i32,
 }
 
 impl GroupSpec {
@@ -36,6 +38,7 @@ impl GroupSpec {
             tags: Vec::new(),
             target_group: false,
             gitsha: None,
+            grace_secs: 1,
         }
     }
 
@@ -86,6 +89,14 @@ impl FleetSpec {
 }
 
 impl FleetSpec {
+    /// Every group with this health-check grace period (the sandbox's world plays it).
+    pub fn grace(mut self, secs: i32) -> Self {
+        for g in &mut self.groups {
+            g.grace_secs = secs;
+        }
+        self
+    }
+
     /// Same-sized protected groups, one per role (the ls-servers benchmark: 5 roles x 100).
     pub fn uniform(env: &str, roles: &[&str], size: i32, gitsha: &str) -> Self {
         FleetSpec {
@@ -232,7 +243,7 @@ pub async fn seed(aws: &Aws, settings: &Settings, spec: &FleetSpec) -> Result<Se
             .desired_capacity(g.desired)
             .vpc_zone_identifier(seeded.subnet_ids.join(","))
             .health_check_type(if g.target_group { "ELB" } else { "EC2" })
-            .health_check_grace_period(1)
+            .health_check_grace_period(g.grace_secs)
             .new_instances_protected_from_scale_in(g.protected)
             .termination_policies("OldestInstance")
             .set_target_group_arns((!tg_arns.is_empty()).then_some(tg_arns))

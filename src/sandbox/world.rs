@@ -39,6 +39,9 @@ pub struct State {
     pub region: String,
     pub emulator: Proc,
     pub http: Proc,
+    /// The world simulator (`sandbox world-run`); port 0: it serves nothing.
+    #[serde(default)]
+    pub world: Option<Proc>,
     pub deploy_json_url: String,
     pub gnupghome: PathBuf,
     pub signing_key: String,
@@ -87,6 +90,13 @@ impl State {
             ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
             ("GNUPGHOME", self.gnupghome.display().to_string()),
             ("LOGIN_RELEASE_STAGING_IDP", self.deploy_json_url.clone()),
+            // The sandbox's config layer: rehearsal timings (see sandbox::timings).
+            (
+                "LOGIN_RELEASE_CONFIG",
+                crate::sandbox::timings::config_path(&self.dir)
+                    .display()
+                    .to_string(),
+            ),
         ]
     }
 
@@ -106,6 +116,18 @@ impl State {
         ));
         out.join("\n")
     }
+}
+
+/// Writes a file whole or not at all (readers never see half of it): a temporary file beside
+/// it, then a rename. Creates the parent directory.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Single-quotes a word for POSIX shells when it needs it.
@@ -568,6 +590,7 @@ mod tests {
                 url: "http://127.0.0.1:5001/api/deploy.json".into(),
                 marker: "http.server".into(),
             },
+            world: None,
             deploy_json_url: "http://127.0.0.1:5001/api/deploy.json".into(),
             gnupghome: "/tmp/sb x/gnupg".into(),
             signing_key: "ABC".into(),
@@ -588,6 +611,7 @@ mod tests {
         assert!(text.contains(
             "\nexport LOGIN_RELEASE_STAGING_IDP=http://127.0.0.1:5001/api/deploy.json\n"
         ));
+        assert!(text.contains("\nexport LOGIN_RELEASE_CONFIG='/tmp/sb x/config.toml'\n"));
         assert!(text.contains("unset AWS_PROFILE AWS_VAULT AWS_SESSION_TOKEN"));
         assert!(text.ends_with("# the sandbox's identity-idp checkout: cd '/tmp/sb x/repo'"));
     }
