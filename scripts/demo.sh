@@ -59,39 +59,42 @@ git -C "$REPO" -c user.name="Sandbox Reviewer" -c user.email=reviewer@example.go
 git -C "$REPO" push -q origin stages/prod
 git -C "$REPO" log --oneline -1 stages/prod
 
-step "Recycle idp: migration instance now, idp and worker doubled in 5m, back to normal in 15m" \
+# wait_for N WHAT CMD...: the world moves by itself; poll CMD (quietly) until it succeeds.
+wait_for() {
+  local limit=$1 what=$2 t=0
+  shift 2
+  printf '%s(waiting for %s)%s\n' "$DIM" "$what" "$OFF"
+  until "$@" >/dev/null 2>&1; do
+    t=$((t + 1))
+    [ "$t" -le "$((limit * 2))" ] || { echo "demo: $what did not happen within ${limit}s" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+idp_count_is() { [ "$("$BIN" ls-servers -e prod -r idp -o ids | tr , '\n' | grep -c .)" = "$1" ]; }
+
+step "Recycle idp: migration instance now, idp and worker doubled in 15s, back to normal 20s later (the sandbox's timings: $SANDBOX/config.toml)" \
   asg-recycle prod idp --yes
-banner "Simulated: the migration instance provisions and runs db:migrate (the emulator runs no instance)"
-"$BIN" -q sandbox provision prod --yes
-step "Follow the migration until provision.sh finishes (exit 5 had it been abandoned)" \
+step "Follow the migration until provision.sh finishes (the world provisions it; exit 5 had it been abandoned)" \
   watch-migration prod --timeout 2m
 step "A second recycle is refused while this one is in progress" \
   asg-recycle prod idp --yes || echo "(refused as expected: exit $?)"
 
-banner "Simulated: 5 minutes later the scheduled scale-outs run (the emulator never runs scheduled actions)"
-RELEASE_SHA=$(git -C "$REPO" rev-parse origin/stages/prod)   # what the new instances boot
-"$BIN" -q sandbox scale-out prod idp --gitsha "$RELEASE_SHA" --yes
-"$BIN" -q sandbox scale-out prod worker --gitsha "$RELEASE_SHA" --yes
+wait_for 60 "the scheduled scale-out: the world runs it at its time" idp_count_is 8
 step "New and old instances side by side (see the sha column), with load-balancer health" \
   ls-servers -e prod -r idp
 step "Capacity during the recycle" \
   asg-size prod idp
-step "Removing the old instances before the scale-down time is refused (in production: --wait)" \
+step "Removing the old instances before the scale-down time is refused" \
   scale-remove-old-instances prod ALL --yes || echo "(refused as expected: exit $?)"
-
-banner "Simulated: 15 minutes after the recycle the scheduled returns to normal size run"
-for role in idp worker migration; do
-  "$BIN" -q sandbox scale-out prod "$role" --action RecycleOnce.asg-recycle --yes
-done
-sleep 2 # the new instances' 1s health-check grace period, which the removal respects
-step "Remove scale-in protection from the old instances so the groups retire them" \
-  scale-remove-old-instances prod ALL --yes
+step "Wait for the scale-down, then remove scale-in protection from the old instances" \
+  scale-remove-old-instances prod ALL --wait --yes
 step "Running it again finds nothing to do" \
   scale-remove-old-instances prod ALL --yes
-banner "Simulated: the groups terminate the unprotected old instances (AWS does; the emulator does not)"
-"$BIN" sandbox retire prod --yes
+wait_for 60 "the groups to terminate the unprotected old instances" idp_count_is 4
 step "Production after the release: only the new instances, running = desired" \
   ls-servers -e prod
+step "What the world did meanwhile" \
+  sandbox status --dir "$SANDBOX"
 
 step "Sign and push the release tag on stages/prod" \
   -C "$REPO" tag-release --rc 112 --yes

@@ -282,6 +282,14 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         &FleetSpec::prod_shaped(env, &facts.prod_sha).grace(world_cfg.grace_secs),
     )
     .await?;
+    // The environment's cloud-init log group exists before any instance writes to it, as in
+    // AWS (watch-migration refuses a missing group).
+    aws.logs
+        .create_log_group()
+        .log_group_name(ctx.settings().cloud_init_log_group(env))
+        .send()
+        .await
+        .map_err(|e| crate::aws::call_failed("CreateLogGroup", &e))?;
     // From now on instances launch Pending, and the world takes them through their life.
     Control::new(&emulator.url, world::REGION)?
         .hold_pending(true)
@@ -628,7 +636,8 @@ fn break_world(ctx: &Context, fault: Fault) -> Result<()> {
     Ok(())
 }
 
-/// The shas the fleet runs now (what `--new-sha` leaves working), from the world's status.
+/// The shas the fleet serves now (healthy instances: what `--new-sha` leaves working), from the
+/// world's status.
 fn fleet_shas(dir: &Path) -> Result<Vec<String>> {
     let Some(w) = WorldStatus::load(dir)? else {
         return Err(preflight(
@@ -636,7 +645,12 @@ fn fleet_shas(dir: &Path) -> Result<Vec<String>> {
             "wait a second and run it again; `login-release sandbox status` shows the world",
         ));
     };
-    let mut shas: Vec<String> = w.instances.values().filter_map(|i| i.sha.clone()).collect();
+    let mut shas: Vec<String> = w
+        .instances
+        .values()
+        .filter(|i| i.phase == Phase::Healthy)
+        .filter_map(|i| i.sha.clone())
+        .collect();
     shas.sort();
     shas.dedup();
     Ok(shas)

@@ -116,8 +116,7 @@ impl Drop for DownOnDrop {
 }
 
 #[test]
-fn sandbox_up_env_scale_out_down() {
-    use login_release::aws::fleet::DELAYED_SCALE_OUT;
+fn sandbox_up_env_status_down() {
     use login_release::sandbox::world::{http_get, is_ours, State};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -210,55 +209,22 @@ fn sandbox_up_env_scale_out_down() {
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(stdout(&listed).contains("Sandbox Release <sandbox@example.gov>"));
 
-    // scale-out: carries out the pending action, deletes it, and the group grows.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let aws = rt
-        .block_on(login_release::aws::Aws::for_endpoint(
-            &state.emulator.url,
-            "us-west-2",
-        ))
-        .unwrap();
-    let none = run(&["sandbox", "scale-out", "prod", "idp", "--yes"]);
-    assert_eq!(none.status.code(), Some(3), "{}", stderr(&none));
-    assert!(stderr(&none).contains(
-        "error: prod-idp has no pending DelayedScaleOutOnce.asg-recycle action to carry out"
-    ));
-    rt.block_on(
-        aws.autoscaling
-            .put_scheduled_update_group_action()
-            .auto_scaling_group_name("prod-idp")
-            .scheduled_action_name(DELAYED_SCALE_OUT)
-            .start_time(aws_smithy_types::DateTime::from_secs(4_000_000_000))
-            .desired_capacity(8)
-            .send(),
-    )
-    .unwrap();
-    let grown = run(&["sandbox", "scale-out", "prod", "idp", "--yes"]);
-    assert_eq!(grown.status.code(), Some(0), "{}", stderr(&grown));
-    assert!(stdout(&grown).contains("1. UpdateAutoScalingGroup prod-idp: desired 4 -> 8 (what DelayedScaleOutOnce.asg-recycle would do at"));
-    assert!(stdout(&grown).contains("prod-idp: desired 8, 8 instances"));
-    let g = rt
-        .block_on(aws.describe_groups(&["prod-idp".to_string()]))
-        .unwrap();
-    assert_eq!(g[0].desired, 8);
-    assert_eq!(g[0].instances.len(), 8);
-    let left = rt
-        .block_on(aws.scheduled_actions(Some("prod-idp")))
-        .unwrap();
-    assert!(left.is_empty(), "{left:?}");
-
     // status, then down: processes gone, directory gone; down again is a no-op.
     let st = sandbox(&home, &["status", "--dir", d]);
     assert_eq!(st.status.code(), Some(0), "{}", stderr(&st));
+    assert!(stdout(&st).contains("world          running (pid "), "{}", stdout(&st));
+    assert!(stdout(&st).contains("faults         none"));
     let out = sandbox(&home, &["down", "--dir", d]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("ok: the sandbox in {d} is down")));
     assert!(!dir.exists());
     assert!(!is_ours(state.emulator.pid, &state.emulator.marker));
     assert!(!is_ours(state.http.pid, &state.http.marker));
+    let w = state.world.as_ref().expect("the world was recorded");
+    assert!(!is_ours(w.pid, &w.marker));
+    let out = sandbox(&home, &["env", "--dir", d]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains(&format!("error: no sandbox is up in {d}\nhelp: start one with `login-release sandbox up --dir {d}`")), "{}", stderr(&out));
     let out = sandbox(&home, &["down", "--dir", d]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("nothing to do"));
@@ -276,12 +242,12 @@ fn sandbox_commands_refuse_real_endpoints() {
             c.env("AWS_ENDPOINT_URL", e);
         }
         let out = c
-            .args(["sandbox", "scale-out", "prod", "idp", "8", "--yes"])
+            .args(["sandbox", "seed", "bench"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(3));
         assert!(
-            stderr(&out).contains("error: `sandbox scale-out` only acts on the sandbox's emulator"),
+            stderr(&out).contains("error: `sandbox seed` only acts on the sandbox's emulator"),
             "{}",
             stderr(&out)
         );
@@ -301,163 +267,359 @@ fn sandbox_up_refuses_a_directory_that_is_not_a_sandbox() {
     assert!(tmp.path().join("precious.txt").exists());
 }
 
-/// `sandbox retire` does what AWS does after scale-remove-old-instances: the unprotected
-/// instances above desired go, the protected ones and the desired capacity stay.
-#[test]
-fn sandbox_retire_terminates_only_unprotected_surplus() {
-    let moto = Moto::start();
-    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
-    let home = tempfile::tempdir().unwrap();
-    let groups = moto
-        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
-        .unwrap();
-    let old: Vec<String> = groups[0].instances.iter().map(|i| i.id.clone()).collect();
-    // The recycle's result: 8 instances for desired 4, the old 4 unprotected.
-    moto.block_on(
-        moto.aws
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name("prod-idp")
-            .desired_capacity(8)
-            .send(),
-    )
-    .unwrap();
-    moto.block_on(
-        moto.aws
-            .autoscaling
-            .set_instance_protection()
-            .auto_scaling_group_name("prod-idp")
-            .set_instance_ids(Some(old.clone()))
-            .protected_from_scale_in(false)
-            .send(),
-    )
-    .unwrap();
-    moto.block_on(
-        moto.aws
-            .autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name("prod-idp")
-            .desired_capacity(4)
-            .send(),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let mut c = crate::support::cmd(home.path());
-        moto.env(&mut c);
-        c.args(args).output().unwrap()
-    };
-    let out = run(&["sandbox", "retire", "prod", "--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let g = &moto
-        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
-        .unwrap()[0];
-    assert_eq!(g.desired, 4);
-    let left: Vec<&str> = g.instances.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(left.len(), 4, "{left:?}");
-    assert!(
-        left.iter().all(|id| !old.iter().any(|o| o == id)),
-        "an old instance stayed: {left:?}"
-    );
-    assert!(g.instances.iter().all(|i| i.protected));
-    let again = run(&["sandbox", "retire", "prod", "--yes"]);
-    assert!(again.status.success());
-    assert!(
-        stderr(&again).contains("nothing to retire in prod"),
-        "{}",
-        stderr(&again)
-    );
+
+/// A sandbox that is up, with the commands of a shell that ran `eval "$(sandbox env)"`, and SDK
+/// clients on its emulator to watch the world. Brought down when dropped.
+struct Up {
+    _tmp: tempfile::TempDir,
+    home: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    state: login_release::sandbox::world::State,
+    exports: Vec<(String, String)>,
+    aws: login_release::aws::Aws,
+    rt: tokio::runtime::Runtime,
 }
 
-/// `sandbox provision` writes what a provisioning migration instance would, so watch-migration
-/// can be rehearsed: the success marker ends it with 0, an abandoned provision with 5.
-#[test]
-fn sandbox_provision_feeds_watch_migration() {
-    let moto = Moto::start();
-    moto.seed(&FleetSpec::prod_shaped("prod", &"a".repeat(40)));
-    let home = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let mut c = crate::support::cmd(home.path());
-        moto.env(&mut c);
+impl Up {
+    /// `sandbox up`, then the rehearsal's recycle delays shortened through the sandbox's own
+    /// config layer (the file `LOGIN_RELEASE_CONFIG` points at), as a user would edit it.
+    fn start() -> Up {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let dir = tmp.path().join("sb");
+        let out = sandbox(&home, &["up", "--dir", dir.to_str().unwrap()]);
+        crate::support::assert_success(&out);
+        let state = login_release::sandbox::world::State::load(&dir).unwrap().unwrap();
+        let env = sandbox(&home, &["env", "--dir", dir.to_str().unwrap()]);
+        let exports = stdout(&env)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect();
+        std::fs::write(
+            dir.join("config.toml"),
+            "[recycle]\nspinup_delay = \"4s\"\nspindown_delay = \"6s\"\n",
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let aws = rt
+            .block_on(login_release::aws::Aws::for_endpoint(
+                &state.emulator.url,
+                "us-west-2",
+            ))
+            .unwrap();
+        Up {
+            _tmp: tmp,
+            home,
+            dir,
+            state,
+            exports,
+            aws,
+            rt,
+        }
+    }
+
+    fn d(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    /// A login-release command in the sandbox's shell.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut c = crate::support::cmd(&self.home);
+        for (k, v) in &self.exports {
+            c.env(k, v);
+        }
+        c.env("LOGIN_RELEASE_MOTO_PYTHON", moto_python());
         c.args(args).output().unwrap()
-    };
-    let none = run(&["sandbox", "provision", "prod", "--yes"]);
-    assert_eq!(none.status.code(), Some(3));
-    assert!(
-        stderr(&none).contains("error: prod-migration has no running instance to provision"),
-        "{}",
-        stderr(&none)
-    );
-    moto.block_on(
-        moto.aws
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name("prod-migration")
-            .desired_capacity(1)
-            .send(),
-    )
-    .unwrap();
-    let out = run(&["sandbox", "provision", "prod", "--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let watched = run(&["watch-migration", "prod", "--timeout", "30s"]);
-    assert_eq!(watched.status.code(), Some(0), "{}", stderr(&watched));
+    }
+
+    fn sandbox(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["sandbox"];
+        all.extend_from_slice(args);
+        all.extend(["--dir", self.d()]);
+        self.run(&all)
+    }
+
+    fn group(&self, name: &str) -> login_release::aws::fleet::Group {
+        self.rt
+            .block_on(self.aws.describe_groups(&[name.to_string()]))
+            .unwrap()
+            .remove(0)
+    }
+
+    /// The `gitsha:idp` tag of each instance of a group, by id.
+    fn shas(&self, group: &str) -> std::collections::BTreeMap<String, String> {
+        let ids: Vec<String> = self.group(group).instances.into_iter().map(|i| i.id).collect();
+        self.rt
+            .block_on(self.aws.describe_instances(&ids))
+            .unwrap()
+            .into_iter()
+            .map(|i| {
+                let sha = i.tags.get("gitsha:idp").cloned().unwrap_or_default();
+                (i.id, sha)
+            })
+            .collect()
+    }
+
+    fn world(&self) -> login_release::sandbox::sim::WorldStatus {
+        login_release::sandbox::sim::WorldStatus::load(&self.dir)
+            .unwrap()
+            .expect("the world writes its status")
+    }
+
+    fn traffic(&self) -> login_release::sandbox::traffic::Traffic {
+        login_release::sandbox::traffic::Traffic::load(&self.dir).unwrap()
+    }
+
+    /// A release merged into stages/prod on the sandbox's origin: its new sha.
+    fn merge_release(&self) -> String {
+        let repo = self.dir.join("repo");
+        git_out(&repo, &["checkout", "-q", "-B", "stages/prod", "origin/stages/prod"]);
+        git_out(
+            &repo,
+            &[
+                "-c",
+                "user.name=Reviewer",
+                "-c",
+                "user.email=r@example.gov",
+                "merge",
+                "-q",
+                "--no-ff",
+                "-m",
+                "Merge the release",
+                "main",
+            ],
+        );
+        git_out(&repo, &["push", "-q", "origin", "stages/prod"]);
+        git_out(&repo, &["rev-parse", "stages/prod"])
+    }
+
+    fn set_desired(&self, group: &str, n: i32) {
+        self.rt
+            .block_on(
+                self.aws
+                    .autoscaling
+                    .set_desired_capacity()
+                    .auto_scaling_group_name(group)
+                    .desired_capacity(n)
+                    .send(),
+            )
+            .unwrap();
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = sandbox(&self.home, &["down", "--dir", self.d()]);
+        }
+    }
+}
+
+/// Polls `f` every 250 ms until it gives a value, failing after `secs` with `what`.
+fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(secs),
+            "waited {secs}s for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// The runbook's recycle with nobody playing the world: the scheduled actions run at their
+/// time, the new instances carry the release's sha and turn healthy, the migration instance's
+/// log ends in the success marker, and the unprotected old instances go.
+#[test]
+fn sandbox_world_plays_a_recycle_by_itself() {
+    use login_release::aws::fleet::DELAYED_SCALE_OUT;
+    use login_release::sandbox::sim::Phase;
+
+    let up = Up::start();
+    let old_sha = up.state.git_sha.clone();
+    let new_sha = up.merge_release();
+    assert_ne!(old_sha, new_sha);
+    let old: Vec<String> = up.shas("prod-idp").into_keys().collect();
+    assert_eq!(old.len(), 4);
+
+    let out = up.run(&["asg-recycle", "prod", "idp", "--yes"]);
+    crate::support::assert_success(&out);
+    let scale_out_at = up
+        .rt
+        .block_on(up.aws.scheduled_actions(Some("prod-idp")))
+        .unwrap()
+        .into_iter()
+        .find(|a| a.name == DELAYED_SCALE_OUT)
+        .and_then(|a| a.start)
+        .expect("the recycle scheduled its scale-out");
+
+    // The migration instance provisions; watch-migration follows it to the success marker.
+    let watched = up.run(&["watch-migration", "prod", "--timeout", "30s"]);
+    assert_eq!(crate::support::code(&watched), 0, "{}", stderr(&watched));
     assert!(stdout(&watched).contains("db:migrate"));
-    // A second instance that fails: the newest one is followed.
-    next_second();
-    moto.block_on(
-        moto.aws
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name("prod-migration")
-            .desired_capacity(2)
-            .send(),
-    )
-    .unwrap();
-    let out = run(&["sandbox", "provision", "prod", "--fail", "--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let watched = run(&["watch-migration", "prod", "--timeout", "30s"]);
-    assert_eq!(watched.status.code(), Some(5), "{}", stderr(&watched));
-}
 
-fn next_second() {
-    // Instances launched in the same second share a launch time; "newest" needs a later one.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-}
+    // The scale-out runs at its time, not before, and is deleted.
+    wait_for(30, "the scale-out", || (up.group("prod-idp").desired == 8).then_some(()));
+    assert!(jiff::Timestamp::now() >= scale_out_at);
+    let left = up.rt.block_on(up.aws.scheduled_actions(Some("prod-idp"))).unwrap();
+    assert!(left.iter().all(|a| a.name != DELAYED_SCALE_OUT), "{left:?}");
 
-/// `sandbox scale-out --gitsha` tags what the scale-out launches, so old and new instances show
-/// different shas in ls-servers, as in production.
-#[test]
-fn sandbox_scale_out_tags_the_new_instances_with_the_release_sha() {
-    let moto = Moto::start();
-    let old_sha = "a".repeat(40);
-    let new_sha = "b".repeat(40);
-    moto.seed(&FleetSpec::prod_shaped("prod", &old_sha));
-    let home = tempfile::tempdir().unwrap();
-    let mut c = crate::support::cmd(home.path());
-    moto.env(&mut c);
-    let out = c
-        .args([
-            "sandbox",
-            "scale-out",
-            "prod",
-            "idp",
-            "6",
-            "--gitsha",
-            &new_sha,
-            "--yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let g = &moto
-        .block_on(moto.aws.describe_groups(&["prod-idp".to_string()]))
-        .unwrap()[0];
-    let ids: Vec<String> = g.instances.iter().map(|i| i.id.clone()).collect();
-    let instances = moto.block_on(moto.aws.describe_instances(&ids)).unwrap();
-    let count = |sha: &str| {
-        instances
+    // The four new instances boot with the release's sha and turn healthy, in the group and in
+    // the target group.
+    let new: Vec<String> = wait_for(30, "four healthy new idp instances", || {
+        let w = up.world();
+        let new: Vec<String> = w
+            .instances
             .iter()
-            .filter(|i| i.tags.get("gitsha:idp").map(String::as_str) == Some(sha))
-            .count()
-    };
-    assert_eq!((count(&old_sha), count(&new_sha)), (4, 2));
+            .filter(|(id, i)| i.group == "prod-idp" && !old.contains(id))
+            .filter(|(_, i)| i.phase == Phase::Healthy)
+            .map(|(id, _)| id.clone())
+            .collect();
+        (new.len() == 4).then_some(new)
+    });
+    let shas = up.shas("prod-idp");
+    for id in &new {
+        assert_eq!(shas[id], new_sha, "{id}");
+    }
+    for id in &old {
+        assert_eq!(shas[id], old_sha, "{id}");
+    }
+    let g = up.group("prod-idp");
+    assert!(g
+        .instances
+        .iter()
+        .all(|i| i.lifecycle == "InService" && i.health == "Healthy"));
+    let health = up
+        .rt
+        .block_on(up.aws.target_health(&g.target_group_arns))
+        .unwrap();
+    for id in &new {
+        assert_eq!(health[id], ["healthy"], "{id}");
+    }
+
+    // After the scale-down the old instances are still protected: they stay until
+    // scale-remove-old-instances removes their protection, then the world retires them.
+    wait_for(30, "the scale-down", || (up.group("prod-idp").desired == 4).then_some(()));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(up.group("prod-idp").instances.len(), 8);
+    let out = up.run(&["scale-remove-old-instances", "prod", "ALL", "--yes"]);
+    crate::support::assert_success(&out);
+    let left = wait_for(20, "the old instances to go", || {
+        let ids: Vec<String> = up.group("prod-idp").instances.into_iter().map(|i| i.id).collect();
+        (ids.len() == 4).then_some(ids)
+    });
+    let mut left = left;
+    left.sort();
+    let mut want = new.clone();
+    want.sort();
+    assert_eq!(left, want, "the old instances went, the new ones stayed");
+    assert!(up.world().recent.iter().any(|l| l.contains("unprotected, above desired 4")));
+
+    // Traffic: the release's sha serves requests, logged in the idp's request log.
+    let t = up.traffic();
+    assert!(t.totals(&new_sha).0 > 0, "{:?}", t.by_sha.keys());
+    let streams = up
+        .rt
+        .block_on(
+            up.aws
+                .logs
+                .describe_log_streams()
+                .log_group_name("prod_/srv/idp/shared/log/production.log")
+                .send(),
+        )
+        .unwrap();
+    assert!(streams.log_streams().len() >= 5, "{streams:?}");
+}
+
+/// Each fault shows where it should: an abandoned migration in watch-migration (exit 5), the
+/// new sha's 5xx at exactly the rate asked, unhealthy new instances in the group and the
+/// target group; `mend` clears them; a dead emulator stops the world and status says why; down
+/// leaves no process behind.
+#[test]
+fn sandbox_faults_show_where_they_should() {
+    use login_release::sandbox::sim::Phase;
+    use login_release::sandbox::world::is_ours;
+
+    let up = Up::start();
+    let old_sha = up.state.git_sha.clone();
+    for args in [
+        &["break", "migration"][..],
+        &["break", "errors", "--new-sha", "--rate", "20%"][..],
+    ] {
+        let out = up.sandbox(args);
+        crate::support::assert_success(&out);
+    }
+    let st = up.sandbox(&["status"]);
+    assert!(stdout(&st).contains("fault          migration: the next migration instance abandons"), "{}", stdout(&st));
+    assert!(stdout(&st).contains(&format!("fault          errors: shas other than {} answer 20% of their requests with 5xx", &old_sha[..9])), "{}", stdout(&st));
+    let bad = up.sandbox(&["break", "errors", "--rate", "120%"]);
+    assert_eq!(crate::support::code(&bad), 2, "{}", stderr(&bad));
+
+    let new_sha = up.merge_release();
+    up.set_desired("prod-migration", 1);
+    let watched = up.run(&["watch-migration", "prod", "--timeout", "30s"]);
+    assert_eq!(crate::support::code(&watched), 5, "{}", stderr(&watched));
+    assert!(stdout(&watched).contains("ABANDONED"), "{}", stdout(&watched));
+
+    // The new code errs at 20%, the old one not at all.
+    up.set_desired("prod-idp", 5);
+    wait_for(30, "the new sha's traffic", || {
+        (up.traffic().totals(&new_sha).0 >= 50).then_some(())
+    });
+    let t = up.traffic();
+    let (requests, errors) = t.totals(&new_sha);
+    assert_eq!(errors, requests / 5, "{requests} requests");
+    let (old_requests, old_errors) = t.totals(&old_sha);
+    assert!(old_requests > 0);
+    assert_eq!(old_errors, 0);
+
+    // Health: the next new instance never turns healthy.
+    let out = up.sandbox(&["break", "health"]);
+    crate::support::assert_success(&out);
+    up.set_desired("prod-idp", 6);
+    let sick = wait_for(30, "an unhealthy instance", || {
+        up.world()
+            .instances
+            .into_iter()
+            .find(|(_, i)| i.phase == Phase::Unhealthy)
+            .map(|(id, _)| id)
+    });
+    let g = up.group("prod-idp");
+    let member = g.instances.iter().find(|i| i.id == sick).unwrap();
+    assert_eq!(member.health, "Unhealthy");
+    let health = up
+        .rt
+        .block_on(up.aws.target_health(&g.target_group_arns))
+        .unwrap();
+    assert_eq!(health[&sick], ["unhealthy"]);
+
+    let out = up.sandbox(&["mend"]);
+    crate::support::assert_success(&out);
+    assert!(stdout(&out).contains("mended  health: new instances never turn healthy"));
+    assert!(stdout(&up.sandbox(&["status"])).contains("faults         none"));
+
+    // The emulator dies: the world stops and says why.
+    let world = up.state.world.clone().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &up.state.emulator.pid.to_string()])
+        .status();
+    wait_for(20, "the world to stop", || (!is_ours(world.pid, &world.marker)).then_some(()));
+    let st = up.sandbox(&["status"]);
+    assert_eq!(crate::support::code(&st), 3);
+    assert!(stderr(&st).contains("the AWS emulator and the world simulator are not running (the world stopped because the AWS emulator (pid"), "{}", stderr(&st));
+
+    let out = up.sandbox(&["down"]);
+    crate::support::assert_success(&out);
+    for p in [&up.state.emulator, &up.state.http, &world] {
+        assert!(!is_ours(p.pid, &p.marker), "{} outlived down", p.marker);
+    }
 }
