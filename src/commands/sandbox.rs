@@ -313,7 +313,8 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
     };
     // The world reads state.json when it starts.
     state.save()?;
-    ctx.out.status("starting the world (scheduled actions, instances, traffic)");
+    ctx.out
+        .status("starting the world (scheduled actions, instances, traffic)");
     let world_proc = start_world(&dir)?;
     rollback.procs.insert(0, world_proc.clone());
     state.world = Some(world_proc);
@@ -369,7 +370,11 @@ fn start_world(dir: &Path) -> Result<Proc> {
         }
         if let Some(status) = child.try_wait()? {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             return Err(failed(
                 format!("the world simulator exited ({status}): {last}"),
                 format!("see {}", log_path.display()),
@@ -516,7 +521,11 @@ fn describe_world(
         )),
         None => lines.push("world          not started".to_string()),
     }
-    lines.push(format!("timings        {} ({})", cfg.describe(), WorldConfig::path(dir).display()));
+    lines.push(format!(
+        "timings        {} ({})",
+        cfg.describe(),
+        WorldConfig::path(dir).display()
+    ));
     let f = faults.describe();
     if f.is_empty() {
         lines.push("faults         none".to_string());
@@ -566,9 +575,8 @@ fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
     } else {
         ctx.out.data(describe(&state, &[]));
         ctx.out.data(format!("started        {}", state.started_at));
-        ctx.out.data(
-            describe_world(world_status.as_ref(), sim, &faults, &cfg, &state.dir).join("\n"),
-        );
+        ctx.out
+            .data(describe_world(world_status.as_ref(), sim, &faults, &cfg, &state.dir).join("\n"));
     }
     let again = hint_dir(dir_arg);
     let mut down: Vec<&str> = Vec::new();
@@ -667,7 +675,8 @@ fn mend(ctx: &Context, dir_arg: &Path) -> Result<()> {
         ctx.out.data(format!("mended  {line}"));
     }
     Faults::default().save(&state.dir)?;
-    ctx.out.success("the world plays without faults from its next tick");
+    ctx.out
+        .success("the world plays without faults from its next tick");
     Ok(())
 }
 

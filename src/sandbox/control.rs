@@ -41,7 +41,10 @@ pub struct Control {
 impl Control {
     pub fn new(emulator_url: &str, region: &str) -> Result<Self> {
         Ok(Control {
-            base: format!("{}/login-release-sandbox", emulator_url.trim_end_matches('/')),
+            base: format!(
+                "{}/login-release-sandbox",
+                emulator_url.trim_end_matches('/')
+            ),
             region: region.to_string(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
@@ -69,7 +72,9 @@ impl Control {
 
     /// New group instances start Pending (on) or InService at once (off, moto's way).
     pub async fn hold_pending(&self, on: bool) -> Result<()> {
-        self.post("hold-pending", json!({ "on": on })).await.map(drop)
+        self.post("hold-pending", json!({ "on": on }))
+            .await
+            .map(drop)
     }
 
     pub async fn set_instance(

@@ -44,14 +44,19 @@ impl Faults {
     pub fn load(dir: &Path) -> Result<Faults> {
         let path = Self::path(dir);
         match std::fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t).with_context(|| format!("reading {}", path.display())),
+            Ok(t) => {
+                serde_json::from_str(&t).with_context(|| format!("reading {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Faults::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
-        super::world::write_atomic(&Self::path(dir), &(serde_json::to_string_pretty(self)? + "\n"))
+        super::world::write_atomic(
+            &Self::path(dir),
+            &(serde_json::to_string_pretty(self)? + "\n"),
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,7 +74,10 @@ impl Faults {
         }
         if let Some(e) = &self.errors {
             out.push(if e.old_shas.is_empty() {
-                format!("errors: every sha answers {} of its requests with 5xx", e.rate)
+                format!(
+                    "errors: every sha answers {} of its requests with 5xx",
+                    e.rate
+                )
             } else {
                 format!(
                     "errors: shas other than {} answer {} of their requests with 5xx",

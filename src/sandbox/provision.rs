@@ -60,7 +60,10 @@ mod tests {
             .iter()
             .all(|l| !matches!(m.classify(l), LineKind::Success | LineKind::Failure(_))));
         let bad = lines("All done!", "i-1", "prod-migration", Outcome::Abandoned);
-        assert!(matches!(m.classify(bad.last().unwrap()), LineKind::Failure(_)));
+        assert!(matches!(
+            m.classify(bad.last().unwrap()),
+            LineKind::Failure(_)
+        ));
         assert!(bad.iter().all(|l| m.classify(l) != LineKind::Success));
     }
 }

@@ -81,7 +81,12 @@ mod tests {
 
     #[test]
     fn hits_exactly_the_rate() {
-        for (rate, n, want) in [("5%", 200, 10), ("0%", 50, 0), ("100%", 7, 7), ("90%", 100, 90)] {
+        for (rate, n, want) in [
+            ("5%", 200, 10),
+            ("0%", 50, 0),
+            ("100%", 7, 7),
+            ("90%", 100, 90),
+        ] {
             let r: Rate = rate.parse().unwrap();
             let hits = (0..n).filter(|i| hit(r, *i)).count();
             assert_eq!(hits, want, "{rate} of {n}");

@@ -682,11 +682,33 @@ mod tests {
     #[test]
     fn only_due_one_time_actions_run() {
         let now: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
-        assert!(is_due(&action("DelayedScaleOutOnce.asg-recycle", "2026-12-02T03:59:59Z", None), now));
-        assert!(is_due(&action("RecycleOnce.asg-recycle", "2026-12-02T04:00:00Z", None), now));
-        assert!(!is_due(&action("RecycleOnce.asg-recycle", "2026-12-02T04:00:01Z", None), now));
-        assert!(!is_due(&action("auto-recycle.business.start", "2026-12-02T03:00:00Z", None), now));
-        assert!(!is_due(&action("auto-zero.nightly", "2026-12-02T03:00:00Z", None), now));
-        assert!(!is_due(&action("Nightly", "2026-12-02T03:00:00Z", Some("0 5 * * *")), now));
+        assert!(is_due(
+            &action(
+                "DelayedScaleOutOnce.asg-recycle",
+                "2026-12-02T03:59:59Z",
+                None
+            ),
+            now
+        ));
+        assert!(is_due(
+            &action("RecycleOnce.asg-recycle", "2026-12-02T04:00:00Z", None),
+            now
+        ));
+        assert!(!is_due(
+            &action("RecycleOnce.asg-recycle", "2026-12-02T04:00:01Z", None),
+            now
+        ));
+        assert!(!is_due(
+            &action("auto-recycle.business.start", "2026-12-02T03:00:00Z", None),
+            now
+        ));
+        assert!(!is_due(
+            &action("auto-zero.nightly", "2026-12-02T03:00:00Z", None),
+            now
+        ));
+        assert!(!is_due(
+            &action("Nightly", "2026-12-02T03:00:00Z", Some("0 5 * * *")),
+            now
+        ));
     }
 }

@@ -69,8 +69,8 @@ impl WorldConfig {
 
     pub fn load(dir: &Path) -> Result<WorldConfig> {
         let path = Self::path(dir);
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
     }
 

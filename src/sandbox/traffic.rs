@@ -26,8 +26,16 @@ pub const EVENTS: &[&str] = &[
 const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/", "Users::SessionsController#new"),
     ("POST", "/", "Users::SessionsController#create"),
-    ("GET", "/verify/document_capture", "Idv::DocumentCaptureController#show"),
-    ("GET", "/openid_connect/authorize", "OpenidConnect::AuthorizationController#index"),
+    (
+        "GET",
+        "/verify/document_capture",
+        "Idv::DocumentCaptureController#show",
+    ),
+    (
+        "GET",
+        "/openid_connect/authorize",
+        "OpenidConnect::AuthorizationController#index",
+    ),
     ("POST", "/api/saml/auth2025", "SamlIdpController#auth"),
 ];
 
@@ -72,7 +80,9 @@ impl Traffic {
     pub fn load(dir: &Path) -> Result<Traffic> {
         let path = Self::path(dir);
         match std::fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t).with_context(|| format!("reading {}", path.display())),
+            Ok(t) => {
+                serde_json::from_str(&t).with_context(|| format!("reading {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Traffic::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -107,7 +117,13 @@ impl Traffic {
             let n = self.draws.get(&format!("req:{sha}")).copied().unwrap_or(0);
             let (method, path, action) = ROUTES[(n % ROUTES.len() as u64) as usize];
             let error = self.draw(format!("req:{sha}"), error_rate);
-            let status = if error { 500 } else if method == "POST" { 302 } else { 200 };
+            let status = if error {
+                500
+            } else if method == "POST" {
+                302
+            } else {
+                200
+            };
             counts.requests += 1;
             counts.errors += u64::from(error);
             lines.requests.push(
@@ -180,7 +196,14 @@ mod tests {
         let lines = (0..20)
             .map(|_| t.serve("new", "idp-1", 10, five, Rate::ZERO, now))
             .collect::<Vec<_>>();
-        t.serve("old", "idp-2", 100, Rate::ZERO, "100%".parse().unwrap(), now);
+        t.serve(
+            "old",
+            "idp-2",
+            100,
+            Rate::ZERO,
+            "100%".parse().unwrap(),
+            now,
+        );
         assert_eq!(t.totals("new"), (200, 10));
         assert_eq!(t.totals("old"), (100, 0));
         let first: serde_json::Value = serde_json::from_str(&lines[0].requests[0]).unwrap();

@@ -212,7 +212,11 @@ fn sandbox_up_env_status_down() {
     // status, then down: processes gone, directory gone; down again is a no-op.
     let st = sandbox(&home, &["status", "--dir", d]);
     assert_eq!(st.status.code(), Some(0), "{}", stderr(&st));
-    assert!(stdout(&st).contains("world          running (pid "), "{}", stdout(&st));
+    assert!(
+        stdout(&st).contains("world          running (pid "),
+        "{}",
+        stdout(&st)
+    );
     assert!(stdout(&st).contains("faults         none"));
     let out = sandbox(&home, &["down", "--dir", d]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -241,10 +245,7 @@ fn sandbox_commands_refuse_real_endpoints() {
         if let Some(e) = endpoint {
             c.env("AWS_ENDPOINT_URL", e);
         }
-        let out = c
-            .args(["sandbox", "seed", "bench"])
-            .output()
-            .unwrap();
+        let out = c.args(["sandbox", "seed", "bench"]).output().unwrap();
         assert_eq!(out.status.code(), Some(3));
         assert!(
             stderr(&out).contains("error: `sandbox seed` only acts on the sandbox's emulator"),
@@ -266,7 +267,6 @@ fn sandbox_up_refuses_a_directory_that_is_not_a_sandbox() {
     assert!(stderr(&out).contains("exists and is not a sandbox"));
     assert!(tmp.path().join("precious.txt").exists());
 }
-
 
 /// A sandbox that is up, with the commands of a shell that ran `eval "$(sandbox env)"`, and SDK
 /// clients on its emulator to watch the world. Brought down when dropped.
@@ -290,7 +290,9 @@ impl Up {
         let dir = tmp.path().join("sb");
         let out = sandbox(&home, &["up", "--dir", dir.to_str().unwrap()]);
         crate::support::assert_success(&out);
-        let state = login_release::sandbox::world::State::load(&dir).unwrap().unwrap();
+        let state = login_release::sandbox::world::State::load(&dir)
+            .unwrap()
+            .unwrap();
         let env = sandbox(&home, &["env", "--dir", dir.to_str().unwrap()]);
         let exports = stdout(&env)
             .lines()
@@ -300,7 +302,7 @@ impl Up {
             .collect();
         std::fs::write(
             dir.join("config.toml"),
-            "[recycle]\nspinup_delay = \"4s\"\nspindown_delay = \"6s\"\n",
+            "[recycle]\nspinup_delay = \"15s\"\nspindown_delay = \"8s\"\n",
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -354,7 +356,12 @@ impl Up {
 
     /// The `gitsha:idp` tag of each instance of a group, by id.
     fn shas(&self, group: &str) -> std::collections::BTreeMap<String, String> {
-        let ids: Vec<String> = self.group(group).instances.into_iter().map(|i| i.id).collect();
+        let ids: Vec<String> = self
+            .group(group)
+            .instances
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
         self.rt
             .block_on(self.aws.describe_instances(&ids))
             .unwrap()
@@ -379,7 +386,10 @@ impl Up {
     /// A release merged into stages/prod on the sandbox's origin: its new sha.
     fn merge_release(&self) -> String {
         let repo = self.dir.join("repo");
-        git_out(&repo, &["checkout", "-q", "-B", "stages/prod", "origin/stages/prod"]);
+        git_out(
+            &repo,
+            &["checkout", "-q", "-B", "stages/prod", "origin/stages/prod"],
+        );
         git_out(
             &repo,
             &[
@@ -445,7 +455,7 @@ fn sandbox_world_plays_a_recycle_by_itself() {
     use login_release::sandbox::sim::Phase;
 
     let up = Up::start();
-    let old_sha = up.state.git_sha.clone();
+    let old_sha = up.shas("prod-idp").into_values().next().unwrap();
     let new_sha = up.merge_release();
     assert_ne!(old_sha, new_sha);
     let old: Vec<String> = up.shas("prod-idp").into_keys().collect();
@@ -468,9 +478,14 @@ fn sandbox_world_plays_a_recycle_by_itself() {
     assert!(stdout(&watched).contains("db:migrate"));
 
     // The scale-out runs at its time, not before, and is deleted.
-    wait_for(30, "the scale-out", || (up.group("prod-idp").desired == 8).then_some(()));
+    wait_for(30, "the scale-out", || {
+        (up.group("prod-idp").desired == 8).then_some(())
+    });
     assert!(jiff::Timestamp::now() >= scale_out_at);
-    let left = up.rt.block_on(up.aws.scheduled_actions(Some("prod-idp"))).unwrap();
+    let left = up
+        .rt
+        .block_on(up.aws.scheduled_actions(Some("prod-idp")))
+        .unwrap();
     assert!(left.iter().all(|a| a.name != DELAYED_SCALE_OUT), "{left:?}");
 
     // The four new instances boot with the release's sha and turn healthy, in the group and in
@@ -508,13 +523,20 @@ fn sandbox_world_plays_a_recycle_by_itself() {
 
     // After the scale-down the old instances are still protected: they stay until
     // scale-remove-old-instances removes their protection, then the world retires them.
-    wait_for(30, "the scale-down", || (up.group("prod-idp").desired == 4).then_some(()));
+    wait_for(30, "the scale-down", || {
+        (up.group("prod-idp").desired == 4).then_some(())
+    });
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(up.group("prod-idp").instances.len(), 8);
     let out = up.run(&["scale-remove-old-instances", "prod", "ALL", "--yes"]);
     crate::support::assert_success(&out);
     let left = wait_for(20, "the old instances to go", || {
-        let ids: Vec<String> = up.group("prod-idp").instances.into_iter().map(|i| i.id).collect();
+        let ids: Vec<String> = up
+            .group("prod-idp")
+            .instances
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
         (ids.len() == 4).then_some(ids)
     });
     let mut left = left;
@@ -522,7 +544,11 @@ fn sandbox_world_plays_a_recycle_by_itself() {
     let mut want = new.clone();
     want.sort();
     assert_eq!(left, want, "the old instances went, the new ones stayed");
-    assert!(up.world().recent.iter().any(|l| l.contains("unprotected, above desired 4")));
+    assert!(up
+        .world()
+        .recent
+        .iter()
+        .any(|l| l.contains("unprotected, above desired 4")));
 
     // Traffic: the release's sha serves requests, logged in the idp's request log.
     let t = up.traffic();
@@ -550,7 +576,7 @@ fn sandbox_faults_show_where_they_should() {
     use login_release::sandbox::world::is_ours;
 
     let up = Up::start();
-    let old_sha = up.state.git_sha.clone();
+    let old_sha = up.shas("prod-idp").into_values().next().unwrap();
     for args in [
         &["break", "migration"][..],
         &["break", "errors", "--new-sha", "--rate", "20%"][..],
@@ -559,8 +585,19 @@ fn sandbox_faults_show_where_they_should() {
         crate::support::assert_success(&out);
     }
     let st = up.sandbox(&["status"]);
-    assert!(stdout(&st).contains("fault          migration: the next migration instance abandons"), "{}", stdout(&st));
-    assert!(stdout(&st).contains(&format!("fault          errors: shas other than {} answer 20% of their requests with 5xx", &old_sha[..9])), "{}", stdout(&st));
+    assert!(
+        stdout(&st).contains("fault          migration: the next migration instance abandons"),
+        "{}",
+        stdout(&st)
+    );
+    assert!(
+        stdout(&st).contains(&format!(
+            "fault          errors: shas other than {} answer 20% of their requests with 5xx",
+            &old_sha[..9]
+        )),
+        "{}",
+        stdout(&st)
+    );
     let bad = up.sandbox(&["break", "errors", "--rate", "120%"]);
     assert_eq!(crate::support::code(&bad), 2, "{}", stderr(&bad));
 
@@ -568,7 +605,11 @@ fn sandbox_faults_show_where_they_should() {
     up.set_desired("prod-migration", 1);
     let watched = up.run(&["watch-migration", "prod", "--timeout", "30s"]);
     assert_eq!(crate::support::code(&watched), 5, "{}", stderr(&watched));
-    assert!(stdout(&watched).contains("ABANDONED"), "{}", stdout(&watched));
+    assert!(
+        stdout(&watched).contains("ABANDONED"),
+        "{}",
+        stdout(&watched)
+    );
 
     // The new code errs at 20%, the old one not at all.
     up.set_desired("prod-idp", 5);
@@ -612,7 +653,9 @@ fn sandbox_faults_show_where_they_should() {
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &up.state.emulator.pid.to_string()])
         .status();
-    wait_for(20, "the world to stop", || (!is_ours(world.pid, &world.marker)).then_some(()));
+    wait_for(20, "the world to stop", || {
+        (!is_ours(world.pid, &world.marker)).then_some(())
+    });
     let st = up.sandbox(&["status"]);
     assert_eq!(crate::support::code(&st), 3);
     assert!(stderr(&st).contains("the AWS emulator and the world simulator are not running (the world stopped because the AWS emulator (pid"), "{}", stderr(&st));
