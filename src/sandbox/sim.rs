@@ -153,6 +153,9 @@ impl World {
         })
     }
 
+    /// Records what the world did: in `sandbox status`'s recent lines, and on stdout, which
+    /// `sandbox up` points at `DIR/world.log` (the world's journal, not the user's terminal).
+    #[allow(clippy::print_stdout)]
     fn say(&mut self, what: String) {
         let line = format!("{} {what}", Timestamp::now().strftime("%H:%M:%S"));
         println!("{line}");
