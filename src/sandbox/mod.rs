@@ -3,6 +3,7 @@
 pub mod control;
 pub mod emulator;
 pub mod faults;
+pub mod github;
 pub mod provision;
 pub mod rate;
 pub mod seed;

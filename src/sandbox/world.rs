@@ -42,6 +42,9 @@ pub struct State {
     /// The world simulator (`sandbox world-run`); port 0: it serves nothing.
     #[serde(default)]
     pub world: Option<Proc>,
+    /// The sandbox's GitHub (`sandbox::github`): its API base is `url`.
+    #[serde(default)]
+    pub github: Option<Proc>,
     pub deploy_json_url: String,
     pub gnupghome: PathBuf,
     pub signing_key: String,
@@ -80,7 +83,7 @@ impl State {
 
     /// The environment variables that point every tool at the sandbox.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("AWS_ENDPOINT_URL", self.emulator.url.clone()),
             ("AWS_REGION", self.region.clone()),
             // The aws CLI v1 and boto3 read this one, not AWS_REGION.
@@ -97,7 +100,20 @@ impl State {
                     .display()
                     .to_string(),
             ),
-        ]
+        ];
+        if let Some(gh) = &self.github {
+            // The GitHub client reads these as in GitHub Actions; the throw-away token keeps a
+            // real one in the shell from ever being sent to the sandbox.
+            vars.extend([
+                ("GITHUB_API_URL", gh.url.clone()),
+                (
+                    "GITHUB_REPOSITORY",
+                    crate::sandbox::github::REPOSITORY.to_string(),
+                ),
+                ("GITHUB_TOKEN", crate::sandbox::github::TOKEN.to_string()),
+            ]);
+        }
+        vars
     }
 
     /// `export` lines for `eval "$(login-release sandbox env)"`, with real credentials unset so
@@ -105,7 +121,7 @@ impl State {
     pub fn shell_exports(&self) -> String {
         let mut out = vec![
             "# login-release sandbox: eval \"$(login-release sandbox env)\"".to_string(),
-            "unset AWS_PROFILE AWS_VAULT AWS_SESSION_TOKEN AWS_SECURITY_TOKEN".to_string(),
+            "unset AWS_PROFILE AWS_VAULT AWS_SESSION_TOKEN AWS_SECURITY_TOKEN GH_TOKEN".to_string(),
         ];
         for (k, v) in self.env_vars() {
             out.push(format!("export {k}={}", shell_quote(&v)));
@@ -228,6 +244,21 @@ pub const PROD_BEHIND: usize = 5;
 pub fn repo_settings() -> String {
     format!(
         "# The rehearsal sandbox's checkout (login-release sandbox up).\n[github]\nweb_url = \"{GITHUB_WEB_URL}\"\nrepository = \"18F/identity-idp\"\n"
+    )
+}
+
+/// The RC production runs when the sandbox starts, so the first `cut-rc` cuts the next one.
+pub const LAST_RC: u32 = 111;
+
+/// The release of [`LAST_RC`] on the sandbox's GitHub: its tag (a week before `now`, in the
+/// tag-release form) and title.
+pub fn last_release(now: Timestamp) -> (String, String) {
+    let then = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
+        .unwrap_or(now);
+    (
+        then.strftime("%Y-%m-%dT%H%M%S").to_string(),
+        format!("RC {LAST_RC}"),
     )
 }
 
@@ -591,6 +622,12 @@ mod tests {
                 marker: "http.server".into(),
             },
             world: None,
+            github: Some(Proc {
+                pid: 3,
+                port: 5002,
+                url: "http://127.0.0.1:5002".into(),
+                marker: "github_server.py".into(),
+            }),
             deploy_json_url: "http://127.0.0.1:5001/api/deploy.json".into(),
             gnupghome: "/tmp/sb x/gnupg".into(),
             signing_key: "ABC".into(),
@@ -613,6 +650,9 @@ mod tests {
         ));
         assert!(text.contains("\nexport LOGIN_RELEASE_CONFIG='/tmp/sb x/config.toml'\n"));
         assert!(text.contains("unset AWS_PROFILE AWS_VAULT AWS_SESSION_TOKEN"));
+        assert!(text.contains("\nexport GITHUB_API_URL=http://127.0.0.1:5002\n"));
+        assert!(text.contains("\nexport GITHUB_REPOSITORY=18F/identity-idp\n"));
+        assert!(text.contains("\nexport GITHUB_TOKEN=sandbox-token-not-a-secret\n"));
         assert!(text.ends_with("# the sandbox's identity-idp checkout: cd '/tmp/sb x/repo'"));
     }
 

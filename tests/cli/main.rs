@@ -20,6 +20,7 @@ mod plans;
 mod release_api;
 mod rollback;
 mod sandbox;
+mod sandbox_github;
 mod scale_remove;
 mod ssm_command;
 mod tag_release;
