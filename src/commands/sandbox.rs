@@ -19,6 +19,7 @@ use crate::plan;
 use crate::sandbox::control::Control;
 use crate::sandbox::emulator::{find_python, Emulator};
 use crate::sandbox::faults::{ErrorFault, Faults};
+use crate::sandbox::github::{self, MergeMethod};
 use crate::sandbox::rate::Rate;
 use crate::sandbox::seed::{seed, FleetSpec};
 use crate::sandbox::sim::{self, Phase, World, WorldStatus};
@@ -59,6 +60,8 @@ pub enum Sub {
     Break(BreakArgs),
     /// Clear every fault `sandbox break` set.
     Mend(DirArg),
+    /// Play the reviewer on the sandbox's GitHub: approve a PR (and with --merge, merge it).
+    Approve(ApproveArgs),
     /// The world simulator `sandbox up` starts (runs until the sandbox goes).
     #[command(hide = true)]
     WorldRun(DirArg),
@@ -103,6 +106,29 @@ pub struct ErrorsArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    /// The PR: its number, `#N`, or its URL.
+    #[arg(value_name = "PR", value_parser = parse_pr)]
+    pub pr: u64,
+    /// Merge it too, as the reviewer would on GitHub.
+    #[arg(long)]
+    pub merge: bool,
+    /// How to merge (the runbook asks for a merge commit; squash and rebase are there to
+    /// rehearse what tag-release says about them).
+    #[arg(long, default_value = "merge", value_name = "METHOD", value_parser = ["merge", "squash", "rebase"], requires = "merge")]
+    pub method: String,
+    /// The reviewer's GitHub login.
+    #[arg(long, default_value = github::REVIEWER, value_name = "LOGIN")]
+    pub reviewer: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+fn parse_pr(s: &str) -> std::result::Result<u64, String> {
+    github::parse_pr(s).ok_or_else(|| format!("{s:?} is not a PR number, #N or a PR URL"))
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SeedArgs {
     pub env: Env,
     /// Number of groups.
@@ -121,6 +147,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Sub::Status(a) => status(ctx, &a.dir),
         Sub::Break(a) => break_world(ctx, a.fault),
         Sub::Mend(a) => mend(ctx, &a.dir),
+        Sub::Approve(a) => approve(ctx, a),
         Sub::WorldRun(a) => {
             let dir = absolute(&a.dir)?;
             World::new(&dir, ctx.settings().clone()).await?.run().await
@@ -257,6 +284,26 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
     let http = world::start_http(&python, &www, &dir.join("http.log"))?;
     rollback.procs.push(http.clone());
 
+    ctx.out.status("starting the sandbox's GitHub");
+    let gh = github::Launch::new(&python, &dir.join("github"), &dir.join("origin.git"))
+        .detached()
+        .start()?;
+    let github_proc = Proc {
+        pid: gh.pid(),
+        port: gh.port(),
+        url: gh.api_url(),
+        marker: github::MARKER.to_string(),
+    };
+    rollback.procs.push(github_proc.clone());
+    // The release production runs, so `cut-rc --open-pr` knows the next RC's number.
+    let (tag, title) = world::last_release(now);
+    gh.remote().seed_release(
+        &tag,
+        &title,
+        &ctx.settings().git.prod_branch,
+        "The release stages/prod runs when the sandbox starts.",
+    )?;
+
     let progress = ctx.out.progress("starting the AWS emulator");
     let emulator = Emulator::start_detached_logging(&python, Some(&dir.join("emulator.log")));
     progress.finish();
@@ -303,6 +350,7 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         emulator: emulator_proc,
         http: http.clone(),
         world: None,
+        github: Some(github_proc),
         deploy_json_url: http.url.clone(),
         gnupghome,
         signing_key: key,
@@ -397,8 +445,16 @@ fn describe(state: &State, groups: &[String]) -> String {
     if !groups.is_empty() {
         lines.push(format!("fleet          {}", groups.join(", ")));
     }
+    lines.extend([format!("staging        {}", state.deploy_json_url)]);
+    if let Some(gh) = &state.github {
+        lines.push(format!(
+            "GitHub         {} ({}, token {}; `sandbox approve PR` reviews)",
+            gh.url,
+            github::REPOSITORY,
+            github::TOKEN
+        ));
+    }
     lines.extend([
-        format!("staging        {}", state.deploy_json_url),
         format!("git origin     {}", state.origin.display()),
         format!(
             "git clone      {} (main {}, stages/prod {} commits behind)",
@@ -429,6 +485,7 @@ fn down(ctx: &Context, dir_arg: &Path) -> Result<()> {
         ("AWS emulator", &state.emulator),
         ("deploy.json server", &state.http),
     ]);
+    procs.extend(state.github.iter().map(|g| ("GitHub", g)));
     for (what, p) in procs {
         if world::stop(p) {
             stopped.push(format!("{what} (pid {})", p.pid));
@@ -481,6 +538,7 @@ struct StatusDoc<'a> {
     state: &'a State,
     emulator_running: bool,
     http_running: bool,
+    github_running: bool,
     world_running: bool,
     world: Option<&'a WorldStatus>,
     faults: &'a Faults,
@@ -552,6 +610,10 @@ fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
     let state = load_up(dir_arg)?;
     let emu = world::is_ours(state.emulator.pid, &state.emulator.marker);
     let http = world::is_ours(state.http.pid, &state.http.marker);
+    let gh = state
+        .github
+        .as_ref()
+        .is_some_and(|g| world::is_ours(g.pid, &g.marker));
     let sim = state
         .world
         .as_ref()
@@ -566,6 +628,7 @@ fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
                 state: &state,
                 emulator_running: emu,
                 http_running: http,
+                github_running: gh,
                 world_running: sim,
                 world: world_status.as_ref(),
                 faults: &faults,
@@ -585,6 +648,9 @@ fn status(ctx: &Context, dir_arg: &Path) -> Result<()> {
     }
     if !http {
         down.push("the deploy.json server");
+    }
+    if !gh {
+        down.push("the GitHub server");
     }
     if !sim {
         down.push("the world simulator");
@@ -677,6 +743,62 @@ fn mend(ctx: &Context, dir_arg: &Path) -> Result<()> {
     Faults::default().save(&state.dir)?;
     ctx.out
         .success("the world plays without faults from its next tick");
+    Ok(())
+}
+
+fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
+    let state = load_up(&args.dir.dir)?;
+    let Some(gh) = &state.github else {
+        return Err(preflight(
+            format!(
+                "the sandbox in {} has no GitHub (it was started by an older login-release)",
+                state.dir.display()
+            ),
+            format!(
+                "restart it: `login-release sandbox down{0} && login-release sandbox up{0}`",
+                hint_dir(&args.dir.dir)
+            ),
+        ));
+    };
+    let remote = github::Remote::new(gh.port);
+    let n = args.pr;
+    let review = remote.approve(n, &args.reviewer)?;
+    let mut doc = serde_json::json!({ "pr": n, "reviewer": args.reviewer, "review": review });
+    if !ctx.out.is_json() {
+        ctx.out
+            .data(format!("approved       #{n} as {}", args.reviewer));
+    }
+    if args.merge {
+        let method: MergeMethod = args
+            .method
+            .parse()
+            .map_err(|e: String| crate::error::usage(e, "use merge, squash or rebase"))?;
+        let merged = remote.merge(n, method, &args.reviewer)?;
+        let sha = merged["sha"].as_str().unwrap_or_default().to_string();
+        let base = merged["pull"]["base"]["ref"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !ctx.out.is_json() {
+            ctx.out.data(format!(
+                "merged         #{n} into {base} ({} merge): {}",
+                method.as_str(),
+                &sha[..9.min(sha.len())]
+            ));
+        }
+        doc["merge"] = merged;
+    }
+    if ctx.out.is_json() {
+        return ctx.out.json("sandbox approve", &doc);
+    }
+    ctx.out.success(if args.merge {
+        format!("#{n} is approved and merged on the sandbox's GitHub")
+    } else {
+        format!(
+            "#{n} is approved; merge it with `login-release sandbox approve {n} --merge{}`",
+            hint_dir(&args.dir.dir)
+        )
+    });
     Ok(())
 }
 
