@@ -19,6 +19,16 @@ Two additions to a plain `moto_server`:
    (`target-health`). moto counts only InService instances toward a group's capacity; AWS counts
    Pending ones too, so the group's `active_instances` is widened accordingly (otherwise every
    capacity change while instances provision would launch extras).
+4. Logs Insights aggregates. moto implements StartQuery and GetQueryResults but understands only
+   `fields`, `sort` and `limit`; it silently ignores `filter`, `stats` and `by`, so a counting
+   query (what monitor-deploy sends) comes back as raw events the monitor cannot read. A query
+   with `stats` is answered here instead, from the log events moto holds (the traffic the world
+   wrote), by a small evaluator of the language's subset the monitor uses: `fields` with
+   `expr as alias`, `filter` with `and`/`or`/`not`, comparisons, `in [...]` and `ispresent()`,
+   and `stats` with count(*), count, sum, min, max, avg and count_distinct, `by` fields. JSON
+   messages are flattened to dotted fields as Logs Insights discovers them (booleans count as 1
+   and 0). Anything else in such a query is refused with MalformedQueryException rather than
+   answered wrongly. Queries without `stats` keep moto's own answer.
 """
 
 import inspect
@@ -167,6 +177,341 @@ def _with_control(app):
                                             ("Content-Length", str(len(data)))])
         return [data]
     return wrapped
+
+
+# --- 4. Logs Insights aggregates ---------------------------------------------------------------
+
+import datetime
+import re
+
+from moto.logs import models as logs_models
+from moto.logs.exceptions import LogsClientError
+
+
+class MalformedQueryException(LogsClientError):
+    def __init__(self, msg):
+        self.code = 400
+        super().__init__("MalformedQueryException", msg)
+
+_EXEC_PARAMS = ["log_groups", "query", "start_time", "end_time"]
+got = list(inspect.signature(logs_models.execute_query).parameters)
+if got != _EXEC_PARAMS:
+    sys.exit(f"moto_launcher: moto changed execute_query{got}; update the shim in {__file__}")
+_original_execute_query = logs_models.execute_query
+
+_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>>=|<=|!=|=|<|>|\(|\)|\[|\]|,|\*)|(?P<word>[@A-Za-z_][\w.@]*))""")
+
+
+class Malformed(Exception):
+    pass
+
+
+def _tokens(text):
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise Malformed(f"cannot read {text[pos:pos + 20]!r}")
+        pos = m.end()
+        kind = m.lastgroup
+        value = m.group(kind)
+        if kind == "str":
+            value = bytes(value[1:-1], "utf-8").decode("unicode_escape")
+        elif kind == "num":
+            value = float(value) if "." in value else int(value)
+        out.append((kind, value))
+    return out
+
+
+class _Parser:
+    def __init__(self, text):
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self, value=None):
+        if self.i >= len(self.toks):
+            return None
+        tok = self.toks[self.i]
+        if value is not None:
+            return tok if tok[1] == value and tok[0] in ("op", "word") else None
+        return tok
+
+    def take(self, value=None):
+        tok = self.peek(value)
+        if tok is None:
+            raise Malformed(f"expected {value or 'more'} at token {self.i}")
+        self.i += 1
+        return tok
+
+    def done(self):
+        return self.i >= len(self.toks)
+
+    # expr := or ; or := and ('or' and)* ; and := not ('and' not)* ; not := 'not' not | cmp
+    def expr(self):
+        left = self.conj()
+        while self.peek("or"):
+            self.take()
+            right = self.conj()
+            left = ("or", left, right)
+        return left
+
+    def conj(self):
+        left = self.neg()
+        while self.peek("and"):
+            self.take()
+            right = self.neg()
+            left = ("and", left, right)
+        return left
+
+    def neg(self):
+        if self.peek("not"):
+            self.take()
+            return ("not", self.neg())
+        return self.cmp()
+
+    def cmp(self):
+        left = self.atom()
+        tok = self.peek()
+        if tok and tok[0] == "op" and tok[1] in ("=", "!=", "<", ">", "<=", ">="):
+            self.take()
+            return ("cmp", tok[1], left, self.atom())
+        if self.peek("in"):
+            self.take()
+            self.take("[")
+            items = []
+            while not self.peek("]"):
+                items.append(self.atom())
+                if self.peek(","):
+                    self.take()
+            self.take("]")
+            return ("in", left, items)
+        return left
+
+    def atom(self):
+        kind, value = self.take()
+        if kind in ("num", "str"):
+            return ("lit", value)
+        if (kind, value) == ("op", "("):
+            e = self.expr()
+            self.take(")")
+            return e
+        if kind == "word" and self.peek("("):
+            self.take("(")
+            args = []
+            while not self.peek(")"):
+                if self.peek("*"):
+                    self.take()
+                    args.append(("star",))
+                else:
+                    args.append(self.expr())
+                if self.peek(","):
+                    self.take()
+            self.take(")")
+            return ("call", value.lower(), args)
+        if kind == "word":
+            return ("field", value)
+        raise Malformed(f"unexpected {value!r}")
+
+    def items(self):
+        """`expr [as alias], ...` up to `by` or the end."""
+        out = []
+        while not self.done() and not self.peek("by"):
+            e = self.expr()
+            alias = None
+            if self.peek("as"):
+                self.take()
+                alias = self.take()[1]
+            out.append((e, alias))
+            if self.peek(","):
+                self.take()
+        return out
+
+
+def _split_commands(query):
+    parts, depth, quote, cur = [], 0, None, ""
+    for ch in query:
+        if quote:
+            cur += ch
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    parts.append(cur.strip())
+    return [p for p in parts if p]
+
+
+def _flatten(value, prefix, out):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(v, f"{prefix}{k}.", out)
+    elif isinstance(value, bool):
+        out[prefix[:-1]] = 1 if value else 0
+    elif value is not None and not isinstance(value, list):
+        out[prefix[:-1]] = value
+
+
+def _eval(e, row):
+    op = e[0]
+    if op == "lit":
+        return e[1]
+    if op == "field":
+        return row.get(e[1])
+    if op == "and":
+        return bool(_eval(e[1], row)) and bool(_eval(e[2], row))
+    if op == "or":
+        return bool(_eval(e[1], row)) or bool(_eval(e[2], row))
+    if op == "not":
+        return not _eval(e[1], row)
+    if op == "in":
+        v = _eval(e[1], row)
+        return v is not None and v in [_eval(x, row) for x in e[2]]
+    if op == "cmp":
+        a, b = _eval(e[2], row), _eval(e[3], row)
+        if a is None or b is None:
+            return False
+        if isinstance(a, (int, float)) != isinstance(b, (int, float)):
+            try:
+                a, b = float(a), float(b)
+            except (TypeError, ValueError):
+                a, b = str(a), str(b)
+        return {"=": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b,
+                ">=": a >= b}[e[1]]
+    if op == "call" and e[1] == "ispresent" and len(e[2]) == 1:
+        return _eval(e[2][0], row) is not None
+    raise Malformed(f"{e[1] if op == 'call' else op} is not understood here")
+
+
+_AGGREGATES = ("count", "sum", "min", "max", "avg", "count_distinct")
+
+
+def _insights_time(ms):
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(ms) % 1000:03d}"
+
+
+def _aggregate(name, arg, rows):
+    if name == "count":
+        if arg == ("star",):
+            return len(rows)
+        return sum(1 for r in rows if _eval(arg, r) is not None)
+    values = [v for v in (_eval(arg, r) for r in rows) if v is not None]
+    if name == "count_distinct":
+        return len(set(values))
+    nums = []
+    for v in values:
+        try:
+            nums.append(float(v) if isinstance(v, str) else v)
+        except ValueError:
+            continue
+    if not nums:
+        return None
+    if name == "sum":
+        total = sum(nums)
+        return int(total) if float(total).is_integer() else total
+    if name == "avg":
+        return sum(nums) / len(nums)
+    best = min(nums) if name == "min" else max(nums)
+    if arg == ("field", "@timestamp"):
+        return _insights_time(best)
+    return best
+
+
+def insights_query(log_groups, query, start_time, end_time):
+    """Evaluates a query with `stats` over the groups' events in [start_time, end_time] (whole
+    seconds, both included)."""
+    commands = _split_commands(query)
+    rows = []
+    lo, hi = (start_time or 0) * 1000, ((end_time + 1) * 1000 if end_time else float("inf"))
+    for group in log_groups:
+        for stream in group.streams.values():
+            for event in stream.events:
+                if not lo <= event.timestamp < hi:
+                    continue
+                row = {}
+                try:
+                    message = json.loads(event.message)
+                except ValueError:
+                    message = None
+                if isinstance(message, dict):
+                    _flatten(message, "", row)
+                row.update({"@timestamp": event.timestamp, "@message": event.message,
+                            "@logStream": stream.log_stream_name, "@log": group.name})
+                rows.append(row)
+    result, limit = None, None
+    for command in commands:
+        verb, _, rest = command.partition(" ")
+        verb = verb.lower()
+        if verb == "fields":
+            for e, alias in _Parser(rest).items():
+                name = alias or (e[1] if e[0] == "field" else None)
+                if name is None:
+                    raise Malformed("a computed field needs `as NAME`")
+                for r in rows:
+                    r[name] = _eval(e, r)
+        elif verb == "filter":
+            p = _Parser(rest)
+            cond = p.expr()
+            if not p.done():
+                raise Malformed("trailing words in filter")
+            rows = [r for r in rows if _eval(cond, r)]
+        elif verb == "stats":
+            if result is not None:
+                raise Malformed("one stats command only")
+            p = _Parser(rest)
+            aggs = p.items()
+            by = []
+            if p.peek("by"):
+                p.take()
+                by = [e for e, _ in p.items()]
+            groups = {}
+            for r in rows:
+                key = tuple(_eval(b, r) for b in by)
+                groups.setdefault(key, []).append(r)
+            result = []
+            for key, members in groups.items():
+                out = {}
+                for b, v in zip(by, key):
+                    if v is not None:
+                        out[b[1] if b[0] == "field" else str(b)] = v
+                for e, alias in aggs:
+                    if e[0] != "call" or e[1] not in _AGGREGATES or len(e[2]) != 1:
+                        what = f"{e[1]}()" if e[0] == "call" else e[0]
+                        raise Malformed(f"{what} is not an aggregate understood here")
+                    v = _aggregate(e[1], e[2][0], members)
+                    if v is not None:
+                        out[alias or f"{e[1]}(...)"] = v
+                result.append(out)
+        elif verb == "sort":
+            continue
+        elif verb == "limit":
+            limit = int(rest.strip())
+        else:
+            raise Malformed(f"`{verb}` is not understood here")
+    result = result or []
+    return result[:limit] if limit else result
+
+
+def _execute_query(log_groups, query, start_time, end_time):
+    if not any(c.lower().startswith("stats ") for c in _split_commands(query)):
+        return _original_execute_query(log_groups, query, start_time, end_time)
+    try:
+        return insights_query(log_groups, query, start_time, end_time)
+    except Malformed as e:
+        raise MalformedQueryException(str(e))
+
+
+logs_models.execute_query = _execute_query
 
 
 def _exit_with_parent():
