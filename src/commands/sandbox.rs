@@ -781,8 +781,12 @@ fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
             .to_string();
         if !ctx.out.is_json() {
             ctx.out.data(format!(
-                "merged         #{n} into {base} ({} merge): {}",
-                method.as_str(),
+                "merged         #{n} into {base} {}: {}",
+                match method {
+                    MergeMethod::Merge => "with a merge commit",
+                    MergeMethod::Squash => "as one squashed commit",
+                    MergeMethod::Rebase => "rebased",
+                },
                 &sha[..9.min(sha.len())]
             ));
         }

@@ -22,6 +22,12 @@ pub const CONFIG_TOML: &str = "\
 [recycle]
 spinup_delay = \"15s\"
 spindown_delay = \"20s\"
+# The monitor judges the rehearsal's few requests: logs arrive at once, and a verdict needs
+# fewer requests and attempts than production's thousands.
+[monitor]
+ingestion_lag = \"2s\"
+min_requests = \"200\"
+min_attempts = \"20\"
 ";
 
 pub fn config_path(dir: &Path) -> PathBuf {

@@ -300,9 +300,12 @@ impl Up {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
             .collect();
+        let config = dir.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("spindown_delay = \"20s\""), "{text}");
         std::fs::write(
-            dir.join("config.toml"),
-            "[recycle]\nspinup_delay = \"15s\"\nspindown_delay = \"8s\"\n",
+            &config,
+            text.replace("spindown_delay = \"20s\"", "spindown_delay = \"8s\""),
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -665,4 +668,156 @@ fn sandbox_faults_show_where_they_should() {
     for p in [&up.state.emulator, &up.state.http, &world] {
         assert!(!is_ours(p.pid, &p.marker), "{} outlived down", p.marker);
     }
+}
+
+/// The promotion rehearsed against the sandbox's GitHub: `cut-rc --open-pr` opens the labelled
+/// PR, `sandbox approve --merge` plays the reviewer and writes a real merge commit on origin,
+/// `tag-release --github-release` finds it and publishes the release. Then the new code errs
+/// and the monitor's Logs Insights queries answer with the world's rates: monitor-deploy FAILs.
+#[test]
+fn sandbox_rehearses_the_promotion_and_the_monitor_reads_the_world() {
+    use login_release::monitor::insights::{self, Pace, Request};
+    use login_release::monitor::queries;
+
+    let up = Up::start();
+    let repo = up.dir.join("repo");
+    let r = repo.to_str().unwrap();
+    let origin = up.dir.join("origin.git");
+    let gh = login_release::sandbox::github::Remote::new(up.state.github.as_ref().unwrap().port);
+    let old_sha = up.shas("prod-idp").into_values().next().unwrap();
+
+    // Not merged yet: nothing to release.
+    let out = up.run(&["-C", r, "cut-rc", "--open-pr", "--yes"]);
+    crate::support::assert_success(&out);
+    let state = gh.state().unwrap();
+    let pulls = state["pulls"].as_object().unwrap();
+    assert_eq!(pulls.len(), 1, "{state}");
+    let (n, pr) = pulls.iter().next().unwrap();
+    assert_eq!(
+        pr["title"], "Deploy RC 112 to Prod",
+        "the RC after the seeded RC 111"
+    );
+    assert_eq!(pr["base_ref"], "stages/prod");
+    assert_eq!(pr["labels"][0], "status - promotion");
+    let head = pr["head_ref"].as_str().unwrap().to_string();
+    let out = up.run(&["-C", r, "tag-release", "--github-release", "--yes"]);
+    assert_eq!(crate::support::code(&out), 3, "{}", stderr(&out));
+
+    // The reviewer approves and merges: a two-parent merge commit on origin's stages/prod.
+    let out = up.sandbox(&["approve", &format!("#{n}"), "--merge"]);
+    crate::support::assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("approved       #{n} as sandbox-reviewer")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains(&format!(
+        "merged         #{n} into stages/prod with a merge commit: "
+    )));
+    let parents = git_out(
+        &origin,
+        &["rev-list", "--parents", "-n", "1", "stages/prod"],
+    );
+    assert_eq!(parents.split_whitespace().count(), 3, "{parents}");
+    assert_eq!(
+        git_out(&origin, &["rev-parse", "stages/prod^2"]),
+        git_out(&origin, &["rev-parse", &head])
+    );
+    let new_sha = git_out(&origin, &["rev-parse", "stages/prod"]);
+
+    // tag-release tags the merge and publishes "RC 112" on the sandbox's GitHub.
+    let out = up.run(&["-C", r, "tag-release", "--github-release", "--yes"]);
+    crate::support::assert_success(&out);
+    let state = gh.state().unwrap();
+    let release = state["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "RC 112")
+        .unwrap_or_else(|| panic!("RC 112 released: {state}"))
+        .clone();
+    let tag = release["tag_name"].as_str().unwrap();
+    assert_eq!(
+        git_out(&origin, &["rev-parse", &format!("{tag}^{{commit}}")]),
+        new_sha
+    );
+
+    // The new code answers 20% of its requests with 5xx; one new idp instance runs it.
+    let world = up.dir.join("world.toml");
+    let text = std::fs::read_to_string(&world).unwrap();
+    std::fs::write(
+        &world,
+        text.replace("requests_per_tick = 5", "requests_per_tick = 40"),
+    )
+    .unwrap();
+    crate::support::assert_success(&up.sandbox(&["break", "errors", "--new-sha", "--rate", "20%"]));
+    up.set_desired("prod-idp", 5);
+    wait_for(60, "the new sha's traffic", || {
+        (up.traffic().totals(&new_sha).0 >= 400).then_some(())
+    });
+
+    // The monitor's own queries, through its adapter, count what the world wrote.
+    let now = jiff::Timestamp::now().as_second();
+    let ask = |query: String, group: &str| {
+        let req = Request {
+            log_groups: vec![group.to_string()],
+            start: now - 3600,
+            end: now + 60,
+            query,
+        };
+        let pace = Pace::new(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(30),
+        );
+        up.rt
+            .block_on(insights::run(&up.aws.logs, &pace, &req))
+            .unwrap()
+            .rows
+    };
+    let rows = ask(
+        queries::requests(),
+        "prod_/srv/idp/shared/log/production.log",
+    );
+    let mut slice = queries::Slice::default();
+    queries::read_requests(&rows, &mut slice).unwrap();
+    use login_release::monitor::verdict::Metric;
+    let new = slice.of(&new_sha).get(Metric::ServerErrors);
+    let old = slice.of(&old_sha).get(Metric::ServerErrors);
+    assert!(new.trials >= 400, "{rows:?}");
+    assert!(
+        new.events.abs_diff(new.trials / 5) <= 1,
+        "20% of the new sha's requests err: {new:?}"
+    );
+    assert_eq!(old.events, 0, "{old:?}");
+    assert!(old.trials > 0);
+    assert_eq!(slice.instances[&new_sha], 1);
+    assert_eq!(slice.instances[&old_sha], 4);
+    let rows = ask(queries::events(), "prod_/srv/idp/shared/log/events.log");
+    queries::read_events(&rows, &mut slice).unwrap();
+    let mfa = slice.of(&old_sha).get(Metric::Mfa);
+    assert!(mfa.trials > 0);
+    assert!(
+        mfa.events.abs_diff(mfa.trials * 9 / 10) <= 1,
+        "90% of MFA attempts succeed: {mfa:?}"
+    );
+
+    // monitor-deploy, with the sandbox's settings, judges the new code and fails it.
+    let out = up.run(&[
+        "monitor-deploy",
+        "prod",
+        "idp",
+        "--once",
+        "--old-sha",
+        &old_sha,
+        "--new-sha",
+        &new_sha,
+    ]);
+    assert_eq!(
+        crate::support::code(&out),
+        5,
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("FAIL"), "{}", stderr(&out));
 }
