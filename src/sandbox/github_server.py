@@ -501,6 +501,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_text(self, page):
+        status, text = page
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -518,6 +527,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self.read_body() if method in ("POST", "PUT", "PATCH") else {}
             with LOCK:
+                if url.path == f"/{ARGS.repo}" or url.path.startswith(f"/{ARGS.repo}/"):
+                    self.send_text(web_page(url.path[len(ARGS.repo) + 1:]))
+                    return
                 if url.path.startswith(CONTROL):
                     status, answer, headers = control(method, url.path[len(CONTROL):], body,
                                                       Render(base))
@@ -532,6 +544,37 @@ class Handler(BaseHTTPRequestHandler):
             if e.errors:
                 answer["errors"] = e.errors
         self.send_json(status, answer, headers)
+
+
+def web_page(rest):
+    """What the html_url links show: a plain-text page of the PR or release (no token, as a
+    public repository's pages need none)."""
+    parts = [urllib.parse.unquote(p) for p in rest.split("/") if p]
+    if len(parts) == 2 and parts[0] == "pull" and parts[1].isdigit():
+        pr = STATE["pulls"].get(parts[1])
+        if pr is None:
+            return 404, "Not Found\n"
+        state = "merged" if pr["merged_at"] else pr["state"]
+        lines = [f"#{pr['number']} {pr['title']} ({state})",
+                 f"{pr['head_ref']} -> {pr['base_ref']}, by {pr['user']}",
+                 f"labels: {', '.join(pr['labels']) or 'none'}"]
+        for r in STATE["reviews"].get(parts[1], []):
+            lines.append(f"review: {r['state']} by {r['user']} at {r['submitted_at']}")
+        if pr["merged_at"]:
+            lines.append(f"merged by {pr['merged_by']} at {pr['merged_at']} "
+                         f"({pr.get('merge_method')}): {pr['merge_commit_sha']}")
+        return 200, "\n".join(lines + ["", pr["body"] or ""]) + "\n"
+    if len(parts) == 3 and parts[:2] == ["releases", "tag"]:
+        for x in STATE["releases"]:
+            if x["tag_name"] == parts[2]:
+                return 200, f"{x['name']} ({x['tag_name']})\n\n{x['body'] or ''}\n"
+        return 404, "Not Found\n"
+    pulls = sorted(STATE["pulls"].values(), key=lambda p: p["number"])
+    lines = [f"{ARGS.repo} (the sandbox's GitHub)", ""]
+    lines += [f"#{p['number']} {p['title']} ({'merged' if p['merged_at'] else p['state']})"
+              for p in pulls]
+    lines += [f"release {x['name']} ({x['tag_name']})" for x in STATE["releases"]]
+    return 200, "\n".join(lines) + "\n"
 
 
 def authorize(header):

@@ -133,6 +133,8 @@ fn sandbox_up_env_status_down() {
     let state = State::load(&dir).unwrap().expect("state.json written");
     assert!(is_ours(state.emulator.pid, &state.emulator.marker));
     assert!(is_ours(state.http.pid, &state.http.marker));
+    let gh = state.github.clone().expect("the GitHub was recorded");
+    assert!(is_ours(gh.pid, &gh.marker));
 
     // Up twice: refused, and the first one keeps running.
     let again = sandbox(&home, &["up", "--dir", d]);
@@ -163,6 +165,12 @@ fn sandbox_up_env_status_down() {
     assert_eq!(var("AWS_ACCESS_KEY_ID"), "testing");
     assert_eq!(var("AWS_EC2_METADATA_DISABLED"), "true");
     assert_eq!(var("GNUPGHOME"), dir.join("gnupg").display().to_string());
+    // The GitHub client is pointed at the sandbox's GitHub with a throw-away token.
+    assert_eq!(var("GITHUB_API_URL"), gh.url);
+    assert_eq!(var("GITHUB_REPOSITORY"), "18F/identity-idp");
+    assert_eq!(var("GITHUB_TOKEN"), login_release::sandbox::github::TOKEN);
+    assert!(stdout(&out)
+        .contains("unset AWS_PROFILE AWS_VAULT AWS_SESSION_TOKEN AWS_SECURITY_TOKEN GH_TOKEN"));
     assert!(stdout(&out).contains(&format!("cd {}", dir.join("repo").display())));
     let run = |args: &[&str]| {
         let mut c = crate::support::cmd(&home);
@@ -224,6 +232,7 @@ fn sandbox_up_env_status_down() {
     assert!(!dir.exists());
     assert!(!is_ours(state.emulator.pid, &state.emulator.marker));
     assert!(!is_ours(state.http.pid, &state.http.marker));
+    assert!(!is_ours(gh.pid, &gh.marker), "the GitHub outlived down");
     let w = state.world.as_ref().expect("the world was recorded");
     assert!(!is_ours(w.pid, &w.marker));
     let out = sandbox(&home, &["env", "--dir", d]);
@@ -547,11 +556,12 @@ fn sandbox_world_plays_a_recycle_by_itself() {
     let mut want = new.clone();
     want.sort();
     assert_eq!(left, want, "the old instances went, the new ones stayed");
-    assert!(up
-        .world()
-        .recent
-        .iter()
-        .any(|l| l.contains("unprotected, above desired 4")));
+    // The whole journal, not `status`'s last lines: the worker's retirements may follow at once.
+    let journal = std::fs::read_to_string(up.dir.join("world.log")).unwrap();
+    assert!(
+        journal.contains("unprotected, above desired 4"),
+        "{journal}"
+    );
 
     // Traffic: the release's sha serves requests, logged in the idp's request log.
     let t = up.traffic();
@@ -665,7 +675,8 @@ fn sandbox_faults_show_where_they_should() {
 
     let out = up.sandbox(&["down"]);
     crate::support::assert_success(&out);
-    for p in [&up.state.emulator, &up.state.http, &world] {
+    let gh = up.state.github.as_ref().unwrap();
+    for p in [&up.state.emulator, &up.state.http, &world, gh] {
         assert!(!is_ours(p.pid, &p.marker), "{} outlived down", p.marker);
     }
 }
@@ -702,6 +713,16 @@ fn sandbox_rehearses_the_promotion_and_the_monitor_reads_the_world() {
     let head = pr["head_ref"].as_str().unwrap().to_string();
     let out = up.run(&["-C", r, "tag-release", "--github-release", "--yes"]);
     assert_eq!(crate::support::code(&out), 3, "{}", stderr(&out));
+
+    // A PR the sandbox's GitHub does not have; a PR that is not a number.
+    let out = up.sandbox(&["approve", "99"]);
+    assert_eq!(crate::support::code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: the sandbox's GitHub answered 404 to POST /_sandbox/pulls/99/approve: Not Found"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(crate::support::code(&up.sandbox(&["approve", "next"])), 2);
 
     // The reviewer approves and merges: a two-parent merge commit on origin's stages/prod.
     let out = up.sandbox(&["approve", &format!("#{n}"), "--merge"]);

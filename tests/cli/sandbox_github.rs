@@ -220,6 +220,18 @@ async fn the_client_opens_reviews_merges_and_releases_for_real() {
     assert_eq!(c.merge_kind(&found).await.unwrap(), MergeKind::Merge);
     let e = gh.merge(pr.number, MergeMethod::Merge).unwrap_err();
     assert!(e.to_string().contains("405"), "merged twice: {e}");
+    // The PR's link opens a page saying what happened, with no token.
+    let page = reqwest::get(&found.html_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.starts_with(&format!("#{} Deploy RC 112 to Prod (merged)\n", pr.number)),
+        "{page}"
+    );
+    assert!(page.contains("review: APPROVED by grace"), "{page}");
 
     // A squash: one single-parent commit with the head's tree, which tag-release tells apart.
     w.commit("f4.rb", "x", "Change 4 (#4)");
