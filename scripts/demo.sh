@@ -32,7 +32,7 @@ step() {
   "$BIN" "$@"
 }
 
-banner "Start the sandbox (AWS emulator, prod-shaped fleet, git origin, staging deploy.json, signing key)"
+banner "Start the sandbox (AWS emulator, prod-shaped fleet, git origin, GitHub, staging deploy.json, signing key)"
 "$BIN" sandbox up --dir "$SANDBOX"
 eval "$("$BIN" sandbox env --dir "$SANDBOX")"
 REPO=$SANDBOX/repo
@@ -45,19 +45,17 @@ step "Capacity of the idp group" \
 
 step "Changelog of what staging runs beyond production" \
   -C "$REPO" changelog --source origin/main
-step "Cut the RC branch from what staging runs (the plan only: --dry-run)" \
-  -C "$REPO" cut-rc --rc 112 --dry-run
-step "Cut the RC branch from what staging runs" \
-  -C "$REPO" cut-rc --rc 112 --yes
-RC_BRANCH=$(git -C "$REPO" for-each-ref --format='%(refname:lstrip=3)' 'refs/remotes/origin/stages/rc-*' | tail -n 1)
+step "Cut the RC branch from what staging runs and open its promotion PR (the plan only: --dry-run)" \
+  -C "$REPO" cut-rc --open-pr --dry-run
+step "Cut the RC branch from what staging runs and open its promotion PR on the sandbox's GitHub" \
+  -C "$REPO" cut-rc --open-pr --yes | tee "$TMP/cut.txt"
+n=$((n + 1)) # that step ran in the pipeline's subshell
+PR=$(grep -o 'pull/[0-9]*' "$TMP/cut.txt" | head -n 1 | cut -d/ -f2)
+[ -n "$PR" ] || { echo "demo: cut-rc named no PR" >&2; exit 1; }
 
-banner "Simulated: a reviewer approves the promotion PR and merges it (a normal merge, never squash)"
-git -C "$REPO" fetch -q origin
-git -C "$REPO" checkout -q -B stages/prod origin/stages/prod
-git -C "$REPO" -c user.name="Sandbox Reviewer" -c user.email=reviewer@example.gov \
-  merge -q --no-ff -m "Merge pull request #9001 from 18F/$RC_BRANCH" "origin/$RC_BRANCH"
-git -C "$REPO" push -q origin stages/prod
-git -C "$REPO" log --oneline -1 stages/prod
+step "The reviewer (played by the sandbox) approves the promotion PR and merges it (a normal merge, never squash)" \
+  sandbox approve "$PR" --merge --dir "$SANDBOX"
+git -C "$SANDBOX/origin.git" log --oneline -1 stages/prod
 
 # wait_for N WHAT CMD...: the world moves by itself; poll CMD (quietly) until it succeeds.
 wait_for() {
@@ -96,8 +94,8 @@ step "Production after the release: only the new instances, running = desired" \
 step "What the world did meanwhile" \
   sandbox status --dir "$SANDBOX"
 
-step "Sign and push the release tag on stages/prod" \
-  -C "$REPO" tag-release --rc 112 --yes
+step "Sign and push the release tag on stages/prod, and publish the GitHub release" \
+  -C "$REPO" tag-release --github-release --yes
 step "If it went wrong: the revert branch and the quick fleet rollback (the plan only)" \
   -C "$REPO" rollback --rc 112 --fleet prod --dry-run
 
