@@ -4,7 +4,9 @@
 //! emulator.
 //!
 //! Why not the emulator: moto implements StartQuery and GetQueryResults but ignores `filter`,
-//! `stats` and `by` (toolchain notes), so it cannot answer the monitor's counting queries. This
+//! `stats` and `by` (toolchain notes). Its launcher now answers queries with `stats` from the
+//! events it holds (`moto_launcher.py`, for the sandbox), but it cannot play statuses, failures,
+//! refusals or record what was asked, which these tests need. This
 //! server does not parse the query language either: it recognises which of the monitor's three
 //! queries it got (discovery, requests, events) by its shape and computes that aggregate over
 //! the records whose time falls in `[startTime, endTime]` (whole seconds, both included, as
