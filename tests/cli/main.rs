@@ -11,6 +11,7 @@ mod config;
 mod config_recycle;
 mod cut_rc;
 mod deploy;
+mod deploy_e2e;
 mod deploy_record;
 mod docs;
 mod github;

@@ -16,8 +16,12 @@ pub mod moto;
 /// The built binary with an environment that cannot leak the developer's settings into a test:
 /// a throw-away HOME and config location, no colours, and a fixed terminal width.
 pub fn cmd(home: &Path) -> assert_cmd::Command {
-    let mut c =
-        assert_cmd::Command::cargo_bin("login-release").expect("binary built by cargo test");
+    assert_cmd::Command::from_std(std_cmd(home))
+}
+
+/// [`cmd`] as a `std::process::Command`, for a child the test runs in the background.
+pub fn std_cmd(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("login-release"));
     for (k, _) in std::env::vars() {
         if k.starts_with("LOGIN_RELEASE_")
             || k.starts_with("AWS_")

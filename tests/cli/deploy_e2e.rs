@@ -1,0 +1,409 @@
+//! `deploy` end to end in the living sandbox: the AWS emulator with the world simulator running
+//! scheduled actions, launching, provisioning and retiring instances and writing traffic; the
+//! sandbox's bare origin; its local GitHub; its GnuPG key. Nothing of the world is typed here
+//! but the reviewer's approval, as in a real release.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{cmd, code, stderr, stdout};
+
+fn moto_python() -> PathBuf {
+    login_release::sandbox::emulator::find_python(Some(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .unwrap_or_else(|e| panic!("{e:#}: run `make test-deps`"))
+}
+
+/// A sandbox up for one test, down when the test ends (whatever happened).
+struct Sandbox {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    dir: PathBuf,
+    exports: Vec<(String, String)>,
+    github: login_release::sandbox::github::Remote,
+    children: Vec<Child>,
+}
+
+impl Sandbox {
+    fn up() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let dir = tmp.path().join("sb");
+        let raw = |args: &[&str]| {
+            cmd(&home)
+                .env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+                .arg("sandbox")
+                .args(args)
+                .arg("--dir")
+                .arg(&dir)
+                .output()
+                .unwrap()
+        };
+        crate::support::assert_success(&raw(&["up"]));
+        let exports = stdout(&raw(&["env"]))
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect();
+        let state = login_release::sandbox::world::State::load(&dir)
+            .unwrap()
+            .unwrap();
+        let github =
+            login_release::sandbox::github::Remote::new(state.github.as_ref().unwrap().port);
+        Sandbox {
+            _tmp: tmp,
+            home,
+            dir,
+            exports,
+            github,
+            children: Vec::new(),
+        }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.join("repo")
+    }
+
+    fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = cmd(&self.home);
+        for (k, v) in &self.exports {
+            c.env(k, v);
+        }
+        c.env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+            .arg("-C")
+            .arg(self.repo())
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args)
+            .timeout(Duration::from_secs(240))
+            .output()
+            .unwrap()
+    }
+
+    /// Starts a command in the background, its output to files in the sandbox directory.
+    fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
+        let mut c = crate::support::std_cmd(&self.home);
+        for (k, v) in &self.exports {
+            c.env(k, v);
+        }
+        c.env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+            .arg("-C")
+            .arg(self.repo())
+            .args(args);
+        let out = std::fs::File::create(self.dir.join(format!("{name}.out"))).unwrap();
+        let err = std::fs::File::create(self.dir.join(format!("{name}.err"))).unwrap();
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    fn output_of(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.err"))).unwrap_or_default()
+            + &std::fs::read_to_string(self.dir.join(format!("{name}.out"))).unwrap_or_default()
+    }
+
+    /// Waits for a background command, killing it after `secs`.
+    fn wait(&mut self, i: usize, name: &str, secs: u64) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.children[i].try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if start.elapsed() > Duration::from_secs(secs) {
+                let _ = self.children[i].kill();
+                panic!(
+                    "{name} did not end within {secs}s:\n{}",
+                    self.output_of(name)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn record(&self) -> Value {
+        let out = self.run(&["deploy", "status", "-o", "json"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["record"].clone()
+    }
+
+    /// The number of the one open promotion PR, once there is one.
+    fn open_pr(&self) -> Option<u64> {
+        let state = self.github.state().ok()?;
+        state["pulls"].as_object()?.iter().find_map(|(n, pr)| {
+            (pr["state"] == "open" && pr["base_ref"] == "stages/prod")
+                .then(|| n.parse().ok())
+                .flatten()
+        })
+    }
+
+    fn sandbox(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["sandbox"];
+        all.extend_from_slice(args);
+        let d = self.dir.to_str().unwrap().to_string();
+        let mut c = self.command(&all);
+        c.arg("--dir").arg(d);
+        c.timeout(Duration::from_secs(60)).output().unwrap()
+    }
+
+    fn origin(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(self.dir.join("origin.git"))
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = cmd(&self.home)
+            .env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+            .args(["sandbox", "down", "--dir"])
+            .arg(&self.dir)
+            .timeout(Duration::from_secs(60))
+            .output();
+    }
+}
+
+fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "waited {secs}s for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `deploy start` for today: the sandbox's calendar allows Monday to Thursday; any other day
+/// (or a federal holiday) the rehearsal is an off-cycle deploy, as it would be in production.
+fn start_args() -> Vec<&'static str> {
+    let mut a = vec![
+        "--yes",
+        "deploy",
+        "start",
+        "idp",
+        "--checks-done",
+        "--poll-interval",
+        "1s",
+        "--monitor-duration",
+        "2m",
+    ];
+    let settings = login_release::config::Config::defaults().settings;
+    let mut deploy = settings.deploy.clone();
+    deploy.days = ["mon", "tue", "wed", "thu"].map(String::from).to_vec();
+    deploy.freeze = Vec::new();
+    let cal = login_release::deploy::calendar::Calendar::from_settings(&deploy).unwrap();
+    let today = cal.today(jiff::Timestamp::now());
+    if !cal
+        .check(today, login_release::deploy::calendar::DeployKind::Full)
+        .is_allowed()
+    {
+        a.extend(["--off-cycle", "--reason", "sandbox rehearsal"]);
+    }
+    a
+}
+
+fn step_states(record: &Value) -> Vec<String> {
+    record["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}={}",
+                s["step"].as_str().unwrap(),
+                s["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Plays the reviewer: approves the promotion PR once it is open (deploy merges it itself).
+fn approve_when_open(sb: &Sandbox) -> u64 {
+    let n = wait_for(90, "the promotion PR", || sb.open_pr());
+    let out = sb.sandbox(&["approve", &format!("#{n}")]);
+    crate::support::assert_success(&out);
+    n
+}
+
+#[test]
+fn the_whole_release_runs_from_cut_to_tag_with_only_the_approval_typed() {
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    let i = sb.spawn("deploy", &start_args());
+    let n = approve_when_open(&sb);
+    let exit = sb.wait(i, "deploy", 300);
+    let log = sb.output_of("deploy");
+    assert_eq!(exit, 0, "{log}");
+
+    // The record: every step done, the lock free, who merged and who checked.
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
+    assert!(
+        step_states(&record).iter().all(|s| s.ends_with("=done")),
+        "{:?}",
+        step_states(&record)
+    );
+    assert_eq!(record["attestations"].as_array().unwrap().len(), 3);
+    assert!(record["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["answer"] == "merged from deploy"));
+
+    // Production's branch holds the RC by a real merge commit, signed tag on it, RC released.
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    assert_ne!(new_sha, old_sha);
+    let parents = sb.origin(&["rev-list", "--parents", "-n", "1", "stages/prod"]);
+    assert_eq!(parents.split_whitespace().count(), 3, "{parents}");
+    let tags = sb.origin(&["tag", "--points-at", "stages/prod"]);
+    assert!(!tags.is_empty(), "a release tag on the merge: {log}");
+    let state = sb.github.state().unwrap();
+    assert!(
+        state["pulls"][n.to_string()]["merged_at"].is_string(),
+        "{state}"
+    );
+    assert_eq!(state["pulls"][n.to_string()]["merge_method"], "merge");
+    assert!(
+        state["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["tag_name"].as_str() == Some(tags.lines().next().unwrap())),
+        "{state}"
+    );
+    // The fleet runs only the new sha, at its normal size.
+    let ls = sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]);
+    let text = stdout(&ls);
+    assert!(text.contains(&new_sha), "{text}");
+    assert!(
+        !text.contains(&old_sha),
+        "the old instances are gone: {text}"
+    );
+    for step in ["== step 2/10", "== step 10/10", "PR #", "preflight passed"] {
+        assert!(log.contains(step), "{step} in:\n{log}");
+    }
+}
+
+#[test]
+fn a_monitor_fail_stops_the_release_and_deploy_rollback_brings_production_back() {
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    crate::support::assert_success(&sb.sandbox(&["break", "errors", "--new-sha", "--rate", "20%"]));
+    let i = sb.spawn("deploy", &start_args());
+    approve_when_open(&sb);
+    let exit = sb.wait(i, "deploy", 300);
+    let log = sb.output_of("deploy");
+    assert_eq!(exit, 5, "{log}");
+    assert!(log.contains("deploy stopped at step `monitor`"), "{log}");
+    assert!(log.contains("deploy rollback --env prod"), "{log}");
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "active");
+    assert!(step_states(&record).contains(&"monitor=failed".to_string()));
+
+    let out = sb.run(&[
+        "--yes",
+        "deploy",
+        "rollback",
+        "--reason",
+        "5xx on the new code",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("retrospective"), "{}", stderr(&out));
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "aborted", "{record}");
+    // The new instances are unprotected and go; the old ones serve again.
+    wait_for(90, "the new instances to go", || {
+        let ls = sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]);
+        let text = stdout(&ls);
+        (text.contains(&old_sha) && !text.contains(&sb.origin(&["rev-parse", "stages/prod^2"])))
+            .then_some(())
+    });
+    // The revert branch and PR exist.
+    let state = sb.github.state().unwrap();
+    assert!(
+        state["pulls"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|p| p["head_ref"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("revert-rc-"))),
+        "{state}"
+    );
+}
+
+#[test]
+fn killed_mid_release_resume_reaches_the_same_end() {
+    let mut sb = Sandbox::up();
+    let i = sb.spawn("deploy", &start_args());
+    approve_when_open(&sb);
+    // SIGKILL while the migration is followed: no chance to save anything.
+    wait_for(180, "the migration step", || {
+        let r = sb.record();
+        step_states(&r)
+            .contains(&"migration=running".to_string())
+            .then_some(())
+    });
+    sb.children[i].kill().unwrap();
+    sb.children[i].wait().unwrap();
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "active");
+
+    // A second start is refused, naming the holder and the step.
+    let out = sb.run(&start_args());
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("already active"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("at step `migration`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut resume = vec![
+        "--yes",
+        "deploy",
+        "resume",
+        "--checks-done",
+        "--poll-interval",
+        "1s",
+        "--monitor-duration",
+        "2m",
+    ];
+    resume.retain(|_| true);
+    let j = sb.spawn("resume", &resume);
+    let exit = sb.wait(j, "resume", 300);
+    assert_eq!(exit, 0, "{}", sb.output_of("resume"));
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
+    // The recycle was not repeated: exactly one recycle's worth of scale-outs.
+    let recycles = record["steps"][3]["verified"].clone();
+    assert!(recycles.is_object(), "{record}");
+    let tags = sb.origin(&["tag", "--points-at", "stages/prod"]);
+    assert!(!tags.is_empty());
+}
