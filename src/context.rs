@@ -238,7 +238,13 @@ impl Context {
 
     /// Shows the plan and asks (DESIGN section 2). `--dry-run` wins over `--yes`.
     pub fn confirm(&self, plan: &Plan) -> Result<Go> {
-        self.out.plan(plan);
+        let asks = !self.dry_run && self.confirmer == Confirmer::Terminal && crate::prompt::can_ask();
+        if asks {
+            // A prompt follows: the plan goes beside it, even with -q -o json.
+            self.out.plan_before_prompt(plan);
+        } else {
+            self.out.plan(plan);
+        }
         if self.dry_run {
             self.out.status("dry run: nothing was changed");
             return Ok(Go::DryRun);

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
@@ -10,6 +11,70 @@ use console::Style;
 use serde::Serialize;
 
 use crate::plan::Plan;
+
+/// Set once a write to stdout or stderr found its reader gone (`| head`, a closed terminal).
+static PIPE_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Wakes [`pipe_closed`] waiters when [`PIPE_CLOSED`] is first set.
+static PIPE_CLOSED_NOTIFY: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Whether any write found its reader gone. `main` then ends the run quietly (exit 141).
+pub fn is_pipe_closed() -> bool {
+    PIPE_CLOSED.load(Ordering::SeqCst)
+}
+
+/// Resolves once a write found its reader gone (at once if one already did): `main` stops the
+/// command as Ctrl-C would, since nobody reads what it says any more.
+pub async fn pipe_closed() {
+    let notified = PIPE_CLOSED_NOTIFY.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if is_pipe_closed() {
+        return;
+    }
+    notified.await;
+}
+
+/// Writes all of `text` and flushes. A closed pipe is remembered, never a panic (`println!`
+/// panics on EPIPE, as Rust ignores SIGPIPE); other write errors are dropped like the lines they
+/// carried, because there is nowhere left to report them.
+fn write_all(mut w: impl Write, text: &[u8]) {
+    if let Err(e) = w.write_all(text).and_then(|()| w.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && !PIPE_CLOSED.swap(true, Ordering::SeqCst)
+        {
+            PIPE_CLOSED_NOTIFY.notify_waiters();
+        }
+    }
+}
+
+/// One line on stderr (the newline is added), surviving a closed pipe.
+pub fn stderr_line(text: impl AsRef<str>) {
+    let mut line = text.as_ref().as_bytes().to_vec();
+    line.push(b'\n');
+    write_all(std::io::stderr().lock(), &line);
+}
+
+/// One line on stdout (the newline is added), surviving a closed pipe.
+pub fn stdout_line(text: impl AsRef<str>) {
+    let mut line = text.as_ref().as_bytes().to_vec();
+    line.push(b'\n');
+    write_all(std::io::stdout().lock(), &line);
+}
+
+/// stderr for the diagnostics subscriber: tracing-subscriber reports its own failed writes with
+/// `eprintln!`, which would panic on a closed pipe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StderrSink;
+
+impl Write for StderrSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write_all(std::io::stderr().lock(), buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The version of every JSON document's shape; bump it when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -88,40 +153,38 @@ impl Output {
     /// A status line on stderr (suppressed by `-q`).
     pub fn status(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            stderr_line(msg);
         }
     }
 
     /// A warning on stderr; shown even with `-q`.
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!(
+        stderr_line(format!(
             "{} {}",
             Style::new().yellow().bold().apply_to("warning:"),
             msg.as_ref()
-        );
+        ));
     }
 
     /// A plain line on stderr that `-q` does not hide (a failed watch's summary).
     pub fn notice(&self, msg: impl AsRef<str>) {
-        eprintln!("{}", msg.as_ref());
+        stderr_line(msg);
     }
 
     /// A success line on stderr.
     pub fn success(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!(
+            stderr_line(format!(
                 "{} {}",
                 Style::new().green().bold().apply_to("ok:"),
                 msg.as_ref()
-            );
+            ));
         }
     }
 
     /// Data on stdout: the thing a script would capture.
     pub fn data(&self, text: impl AsRef<str>) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", text.as_ref());
-        let _ = out.flush();
+        stdout_line(text);
     }
 
     /// One JSON document on stdout: `{"schema_version": 1, "command": ..., ...value}`.
@@ -150,6 +213,12 @@ impl Output {
         } else {
             self.data(text.trim_end());
         }
+    }
+
+    /// The plan a prompt asks about: on stderr beside the prompt, whatever `-q` or `-o` say and
+    /// wherever stdout goes, so nobody is asked to confirm a plan they cannot see.
+    pub fn plan_before_prompt(&self, plan: &Plan) {
+        stderr_line(plan.render(self.color).trim_end());
     }
 
     pub fn bold(&self, s: &str) -> String {
@@ -204,11 +273,11 @@ impl Progress {
         match &self.bar {
             Some(bar) => bar.set_message(msg.clone()),
             None if !self.quiet => {
-                eprintln!(
+                stderr_line(format!(
                     "[{}] {}",
                     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                     msg
-                )
+                ))
             }
             None => {}
         }
@@ -219,7 +288,7 @@ impl Progress {
     pub fn println(&self, line: impl AsRef<str>) {
         match &self.bar {
             Some(bar) => bar.println(line.as_ref()),
-            None if !self.quiet => eprintln!("{}", line.as_ref()),
+            None if !self.quiet => stderr_line(line),
             None => {}
         }
     }

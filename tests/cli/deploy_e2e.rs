@@ -89,7 +89,7 @@ impl Sandbox {
 
     /// Starts a command in the background, its output to files in the sandbox directory.
     fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
-        let mut c = crate::support::std_cmd(&self.home);
+        let mut c = crate::support::std_cmd(&self.home, assert_cmd::cargo::cargo_bin("login-release"));
         for (k, v) in &self.exports {
             c.env(k, v);
         }

@@ -12,50 +12,72 @@ pub mod gpg;
 pub mod http;
 pub mod insights;
 pub mod moto;
+pub mod pty;
+
+/// Whether a variable of the developer's environment is kept out of every test command.
+fn leaks_settings(key: &str) -> bool {
+    key.starts_with("LOGIN_RELEASE_")
+        || key.starts_with("AWS_")
+        || key.starts_with("GIT_")
+        || key == "GITHUB_TOKEN"
+        || key == "GH_TOKEN"
+        || key.starts_with("GITHUB_")
+}
+
+/// The environment every test command runs with: a throw-away HOME and config location, no
+/// colours, a fixed terminal width and a fixed git identity.
+fn clean_env(home: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("HOME", home.into()),
+        ("XDG_CONFIG_HOME", home.join(".config").into()),
+        ("NO_COLOR", "1".into()),
+        ("COLUMNS", "200".into()),
+        ("RUST_BACKTRACE", "0".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("GIT_CONFIG_GLOBAL", home.join(".gitconfig").into()),
+        ("GIT_AUTHOR_NAME", "Release Tester".into()),
+        ("GIT_AUTHOR_EMAIL", "tester@example.gov".into()),
+        ("GIT_COMMITTER_NAME", "Release Tester".into()),
+        ("GIT_COMMITTER_EMAIL", "tester@example.gov".into()),
+    ]
+}
+
+/// `program` with the clean environment of [`cmd`], as a plain `std::process::Command` (for
+/// tests that drive a running process, such as one on a pseudo-terminal).
+pub fn std_cmd(home: &Path, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
+    for (k, _) in std::env::vars() {
+        if leaks_settings(&k) {
+            c.env_remove(&k);
+        }
+    }
+    c.envs(clean_env(home));
+    c
+}
 
 /// The built binary with an environment that cannot leak the developer's settings into a test:
 /// a throw-away HOME and config location, no colours, and a fixed terminal width.
 pub fn cmd(home: &Path) -> assert_cmd::Command {
-    assert_cmd::Command::from_std(std_cmd(home))
+    let bin = assert_cmd::cargo::cargo_bin("login-release");
+    assert_cmd::Command::from_std(std_cmd(home, bin))
 }
 
-/// [`cmd`] as a `std::process::Command`, for a child the test runs in the background.
-pub fn std_cmd(home: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("login-release"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("LOGIN_RELEASE_")
-            || k.starts_with("AWS_")
-            || k.starts_with("GIT_")
-            || k == "GITHUB_TOKEN"
-            || k == "GH_TOKEN"
-            || k.starts_with("GITHUB_")
-        {
-            c.env_remove(&k);
-        }
-    }
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "200")
-        .env("RUST_BACKTRACE", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-        .env("GIT_AUTHOR_NAME", "Release Tester")
-        .env("GIT_AUTHOR_EMAIL", "tester@example.gov")
-        .env("GIT_COMMITTER_NAME", "Release Tester")
-        .env("GIT_COMMITTER_EMAIL", "tester@example.gov");
-    c
+/// The variables that point a command at an AWS endpoint with dummy credentials, one attempt per
+/// call, and no instance metadata look-ups (DESIGN section 7).
+pub fn aws_vars(endpoint: &str) -> [(&'static str, String); 6] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", moto::REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_MAX_ATTEMPTS", "1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
 }
 
-/// Points a command at an AWS endpoint with dummy credentials, one attempt per call, and no
-/// instance metadata look-ups (DESIGN section 7).
+/// Points a command at an AWS endpoint (see [`aws_vars`]).
 pub fn aws_env<'a>(c: &'a mut assert_cmd::Command, endpoint: &str) -> &'a mut assert_cmd::Command {
-    c.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    c.envs(aws_vars(endpoint))
 }
 
 /// The exit code of a finished command (a test that gets a signal-killed process fails here).
