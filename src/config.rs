@@ -81,6 +81,7 @@ const KEYS: &[KeyDef] = &[
     s("naming.ssm_document", &["{env}-ssm-cmd-{name}"], "SSM command document"),
     s("naming.cloud_init_log_group", &["{env}_/var/log/cloud-init-output.log"], "CloudWatch log group of cloud-init output (stream = instance id)"),
     s("naming.ssm_output_log_group", &["aws-ssm-sessions-{env}"], "CloudWatch log group SSM commands send their output to"),
+    l("ssm.guarded_documents", &["passenger-restart"], "SSM documents (short names) refused in production without --allow-prod, however invoked"),
     l("naming.skip_tags", &["utility", "stateful"], "group tag keys that leave a group out of ALL"),
     l("recycle.migration_roles", &["idp", "worker", "migration", "analytics"], "roles whose recycle runs a migration instance first"),
     s("recycle.spinup_delay", &["5m"], "head start the migration instance gets before the scale-out"),
@@ -134,6 +135,7 @@ pub struct Settings {
     pub production: Vec<String>,
     pub roles: Vec<String>,
     pub naming: Naming,
+    pub ssm: Ssm,
     pub recycle: Recycle,
     pub git: Git,
     pub release: Release,
@@ -155,6 +157,12 @@ pub struct Naming {
     pub cloud_init_log_group: String,
     pub ssm_output_log_group: String,
     pub skip_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Ssm {
+    /// Documents that drop live traffic (passenger-restart): production needs --allow-prod.
+    pub guarded_documents: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -377,6 +385,11 @@ impl Settings {
 
     pub fn ssm_output_log_group(&self, env: &str) -> String {
         Self::expand(&self.naming.ssm_output_log_group, &[("env", env)])
+    }
+
+    /// Whether running `document` (short name) in `env` needs --allow-prod.
+    pub fn is_guarded(&self, env: &str, document: &str) -> bool {
+        self.is_production(env) && self.ssm.guarded_documents.iter().any(|d| d == document)
     }
 
     pub fn is_production(&self, env: &str) -> bool {

@@ -64,6 +64,32 @@ pub struct Context {
     interrupt: tokio::sync::watch::Sender<bool>,
 }
 
+/// `LOGIN_RELEASE_NOW` is a rehearsal switch (tests, the sandbox): set by mistake against real
+/// AWS it would skip the scale-down wait and the grace-period check, and it names RC branches and
+/// tags with its date on a real origin. It is honoured only when AWS_ENDPOINT_URL is this machine
+/// (what `sandbox env` and the tests set), for git commands too; otherwise nothing runs.
+fn require_loopback_endpoint() -> Result<()> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let local = reqwest::Url::parse(&endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(crate::types::is_loopback_host))
+        .unwrap_or(false);
+    if local {
+        return Ok(());
+    }
+    let found = if endpoint.is_empty() {
+        "AWS_ENDPOINT_URL is not set".to_string()
+    } else {
+        format!("AWS_ENDPOINT_URL={endpoint:?} is not this machine")
+    };
+    Err(AppError::new(
+        Kind::Usage,
+        format!("LOGIN_RELEASE_NOW is set, but {found}: a fixed clock is for the sandbox and tests only"),
+    )
+    .with_hint("unset LOGIN_RELEASE_NOW (or run `eval \"$(login-release sandbox env)\"` to rehearse)")
+    .into())
+}
+
 /// Builds a [`Context`]; every input has a safe default (text output, terminal confirmer, no
 /// dry run, notifications on, the real clock, the current directory).
 pub struct ContextBuilder {
@@ -127,6 +153,7 @@ impl ContextBuilder {
                     )
                     .with_hint("unset it, or use a form like 2026-11-26T18:48:08Z")
                 })?);
+                require_loopback_endpoint()?;
             }
         }
         Ok(self)

@@ -86,10 +86,19 @@ pub const SUCCESS_MEANING: (&str, &str) = (
     "Success, or nothing to do, or the user declined.",
 );
 
+/// Exit code 141 (128 + SIGPIPE), which no error kind has either: the reader of stdout or stderr
+/// went away (`| head`) and the run stopped quietly, as a shell reports it for `cat` or `git`.
+pub const PIPE_CLOSED: (u8, &str, &str) = (
+    141,
+    "output closed",
+    "The reader of stdout or stderr went away (| head): the run stopped as Ctrl-C would stop it, quietly.",
+);
+
 /// Every exit status with its sentence, 0 first: the man page's EXIT STATUS section.
 pub fn exit_statuses() -> Vec<(u8, &'static str)> {
     std::iter::once((0, SUCCESS_MEANING.1))
         .chain(Kind::ALL.iter().map(|k| (k.exit_code(), k.meaning())))
+        .chain(std::iter::once((PIPE_CLOSED.0, PIPE_CLOSED.2)))
         .collect()
 }
 
@@ -101,6 +110,7 @@ pub fn exit_status_summary() -> String {
                 .iter()
                 .map(|k| format!("{} {}", k.exit_code(), k.brief())),
         )
+        .chain(std::iter::once(format!("{} {}", PIPE_CLOSED.0, PIPE_CLOSED.1)))
         .collect();
     format!("Exit status: {}.", parts.join(", "))
 }

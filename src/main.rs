@@ -12,7 +12,7 @@ const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The exit code after a closed pipe (`| head`): 128 + SIGPIPE, what a shell reports for a tool
 /// a closed pipe ended, so `set -o pipefail` scripts see it as they would for `cat` or `git`.
-const PIPE_CLOSED_EXIT: u8 = 141;
+const PIPE_CLOSED_EXIT: u8 = login_release::error::PIPE_CLOSED.0;
 
 fn main() -> ExitCode {
     // `COMPLETE=bash login-release ...`: answer the shell's completion request and exit.

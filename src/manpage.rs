@@ -55,7 +55,8 @@ fn main_page_sections() -> String {
         ("LOGIN_RELEASE_SLACK_WEBHOOK", "Slack incoming-webhook URL for deploy announcements. A secret: never printed."),
         ("LOGIN_RELEASE_CONFIG", "Path of the user configuration file."),
         ("NO_COLOR", "Disables colours when set and --color is auto."),
-        ("RUST_LOG", "Diagnostics filter; overrides -v and -q."),
+        ("LOGIN_RELEASE_NOW", "A fixed clock (RFC 3339) for the sandbox and tests; honoured only when AWS_ENDPOINT_URL is this machine (localhost, 127.0.0.0/8, ::1), else every command refuses with exit 2."),
+        ("RUST_LOG", "Diagnostics filter; overrides -v and -q. -v and -vv raise only login-release's own level; the AWS SDK's and HTTP stack's only through RUST_LOG."),
     ] {
         r.control("TP", []).text([bold(var)]).text([roman(meaning)]);
     }

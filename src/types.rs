@@ -169,6 +169,11 @@ impl Serialize for RcNumber {
 pub struct HumanDuration(pub std::time::Duration);
 
 impl HumanDuration {
+    /// The bound of every duration flag and setting: a week. Longer is a typo, and unbounded
+    /// values overflow clock arithmetic (`--spinup-delay 99999999999` panicked; a huge ssm-command
+    /// `--timeout` panicked after SendCommand was sent).
+    pub const MAX: HumanDuration = HumanDuration(std::time::Duration::from_secs(7 * 86_400));
+
     pub fn secs(s: u64) -> Self {
         HumanDuration(std::time::Duration::from_secs(s))
     }
@@ -183,17 +188,25 @@ impl FromStr for HumanDuration {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || format!("`{s}` is not a duration (like 90s, 15m or 1h30m)");
         // A bare number is seconds, as the old scripts' --delay took.
-        if let Ok(n) = s.parse::<u64>() {
-            return Ok(HumanDuration::secs(n));
+        let d = if let Ok(n) = s.parse::<u64>() {
+            HumanDuration::secs(n)
+        } else {
+            let span: jiff::Span = s.parse().map_err(|_| bad())?;
+            let signed = jiff::SignedDuration::try_from(span).map_err(|_| bad())?;
+            if signed.is_negative() {
+                return Err(bad());
+            }
+            std::time::Duration::try_from(signed)
+                .map(HumanDuration)
+                .map_err(|_| bad())?
+        };
+        if d > HumanDuration::MAX {
+            return Err(format!(
+                "`{s}` is longer than {}, the longest wait or delay any command takes",
+                HumanDuration::MAX
+            ));
         }
-        let span: jiff::Span = s.parse().map_err(|_| bad())?;
-        let signed = jiff::SignedDuration::try_from(span).map_err(|_| bad())?;
-        if signed.is_negative() {
-            return Err(bad());
-        }
-        std::time::Duration::try_from(signed)
-            .map(HumanDuration)
-            .map_err(|_| bad())
+        Ok(d)
     }
 }
 
@@ -226,6 +239,26 @@ pub fn format_duration(d: std::time::Duration) -> String {
             out
         }
     }
+}
+
+/// The first `n` characters of `s` (a sha or id as another system sent it), never splitting a
+/// character: slicing by bytes panics on non-ASCII text.
+pub fn prefix(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+/// `text` with the credentials of every URL in it replaced by `***`:
+/// `https://x-access-token:TOKEN@github.com/o/r` becomes `https://***@github.com/o/r`. The one
+/// redaction for remote URLs, rewritten URLs and the `git` program's messages (which quote them)
+/// before they reach any output: plans, status lines, errors, JSON, diagnostics.
+pub fn redact_credentials(text: &str) -> String {
+    static USERINFO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@").expect("valid pattern")
+    });
+    USERINFO.replace_all(text, "${1}***@").into_owned()
 }
 
 /// Whether a URL's host is this machine: `localhost` or a loopback address (`127.x.y.z`, `::1`,
@@ -271,6 +304,43 @@ mod tests {
         );
         assert!(RcNumber::from_release_title("RC 93 hotfix").is_none());
         assert!(RcNumber::from_release_title("Release 93").is_none());
+    }
+
+    #[test]
+    fn durations_are_bounded_where_parsed() {
+        assert_eq!("168h".parse::<HumanDuration>(), Ok(HumanDuration::MAX));
+        for huge in ["99999999999", "169h", "18446744073709551615", "1000000h"] {
+            let e = huge.parse::<HumanDuration>().unwrap_err();
+            assert!(e.contains("longer than 7d"), "{huge}: {e}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_wherever_they_appear() {
+        assert_eq!(
+            redact_credentials("https://x-access-token:ghs_SECRET@github.com/18F/identity-idp.git"),
+            "https://***@github.com/18F/identity-idp.git"
+        );
+        assert_eq!(
+            redact_credentials("fatal: unable to access 'https://ghp_SECRET@github.com/o/r/': 403"),
+            "fatal: unable to access 'https://***@github.com/o/r/': 403"
+        );
+        assert_eq!(
+            redact_credentials("origin (https://u:p@h/r -> HTTPS://t@h2/r, via the git program)"),
+            "origin (https://***@h/r -> HTTPS://***@h2/r, via the git program)"
+        );
+        // Nothing to hide: unchanged (scp-like ssh users are not secrets).
+        for plain in ["git@github.com:18F/identity-idp.git", "/srv/origin.git", "https://github.com/o/r?a=b@c"] {
+            assert_eq!(redact_credentials(plain), plain);
+        }
+    }
+
+    #[test]
+    fn prefixes_never_split_a_character() {
+        assert_eq!(prefix("0123456789abcdef", 9), "012345678");
+        assert_eq!(prefix("abc", 9), "abc");
+        assert_eq!(prefix("ééééééééééé", 9), "ééééééééé");
+        assert_eq!(prefix("12345678é0", 9), "12345678é");
     }
 
     #[test]

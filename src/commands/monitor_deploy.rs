@@ -280,7 +280,7 @@ impl Runner<'_> {
 }
 
 fn short(s: &str) -> &str {
-    &s[..s.len().min(9)]
+    crate::types::prefix(s, 9)
 }
 
 /// `0.50% [0.47, 0.53]`, or `no data`.

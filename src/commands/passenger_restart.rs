@@ -5,7 +5,6 @@ use clap_complete::ArgValueCandidates;
 
 use crate::commands::ssm_command::{self, SendOptions};
 use crate::context::Context;
-use crate::error;
 use crate::types::Env;
 
 /// The runbook's banner (2022-03-15), printed in every production plan.
@@ -33,31 +32,14 @@ pub struct Args {
     #[arg(add = ArgValueCandidates::new(crate::complete::roles))]
     pub role: String,
 
-    /// Allow a production environment: it drops live requests (emergencies only).
-    #[arg(long)]
-    pub allow_prod: bool,
-
     #[command(flatten)]
     pub opts: SendOptions,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    // The production guard and its warning are the document's (setting ssm.guarded_documents),
+    // in ssm_command::execute, so `ssm-command prod idp passenger-restart` meets them too.
     let env = args.env.as_str();
-    let production = ctx.settings().is_production(env);
-    if production && !args.allow_prod {
-        return Err(error::preflight(
-            format!("refusing to restart passenger in {env}: it drops live requests instead of rotating instances"),
-            format!(
-                "recycle instead (`login-release asg-recycle {env} {}`); in an emergency, re-run with --allow-prod",
-                args.role
-            ),
-        ));
-    }
-    let notes: Vec<String> = if production {
-        vec![format!("WARNING: {PROD_WARNING}")]
-    } else {
-        Vec::new()
-    };
     ssm_command::execute(
         ctx,
         "passenger-restart",
@@ -65,7 +47,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         &args.role,
         "passenger-restart",
         &args.opts,
-        &notes,
+        &[],
     )
     .await
 }

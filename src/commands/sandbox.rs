@@ -459,7 +459,7 @@ fn describe(state: &State, groups: &[String]) -> String {
         format!(
             "git clone      {} (main {}, stages/prod {} commits behind)",
             state.repo.display(),
-            &state.git_sha[..9.min(state.git_sha.len())],
+            crate::types::prefix(&state.git_sha, 9),
             world::PROD_BEHIND
         ),
         format!(

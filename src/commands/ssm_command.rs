@@ -72,6 +72,11 @@ pub struct SendOptions {
     #[arg(long)]
     pub show_output: bool,
 
+    /// Allow a guarded document (setting ssm.guarded_documents: passenger-restart) in a
+    /// production environment: it drops live requests (emergencies only).
+    #[arg(long)]
+    pub allow_prod: bool,
+
     /// Status poll interval (tests and rehearsals).
     #[arg(long, value_name = "DURATION", hide = true)]
     pub poll_interval: Option<HumanDuration>,
@@ -88,6 +93,30 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         &[],
     )
     .await
+}
+
+/// The refusal of a guarded document in production, before any AWS call.
+fn guarded(env: &str, role: &str, document: &str) -> anyhow::Error {
+    let what = if document == "passenger-restart" {
+        "restart passenger".to_string()
+    } else {
+        format!("run `{document}`")
+    };
+    error::preflight(
+        format!("refusing to {what} in {env}: it drops live requests instead of rotating instances"),
+        format!(
+            "recycle instead (`login-release asg-recycle {env} {role}`); in an emergency, re-run with --allow-prod"
+        ),
+    )
+}
+
+/// The warning every production plan of a guarded document carries (after --allow-prod).
+fn guard_warning(document: &str) -> String {
+    if document == "passenger-restart" {
+        format!("WARNING: {}", crate::commands::passenger_restart::PROD_WARNING)
+    } else {
+        format!("WARNING: `{document}` is guarded in production (ssm.guarded_documents): it drops live requests; use it only in an emergency")
+    }
 }
 
 #[derive(Serialize)]
@@ -114,6 +143,10 @@ pub async fn execute(
     notes: &[String],
 ) -> Result<()> {
     let settings = ctx.settings();
+    let guarded_here = settings.is_guarded(env, document);
+    if guarded_here && !opts.allow_prod {
+        return Err(guarded(env, role, document));
+    }
     let doc_name = settings.ssm_document(env, document);
     let group = settings.asg_name(env, role);
     let output_group = settings.ssm_output_log_group(env);
@@ -177,6 +210,9 @@ pub async fn execute(
         .params(serde_json::to_value(&spec)?),
     );
     plan.note(format!("instances: {}", targets.join(", ")));
+    if guarded_here {
+        plan.note(guard_warning(document));
+    }
     for n in notes {
         plan.note(n.clone());
     }

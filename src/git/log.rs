@@ -23,7 +23,7 @@ pub struct Commit {
 impl Commit {
     /// The sha abbreviated to 7 characters, as people quote it.
     pub fn short_sha(&self) -> &str {
-        &self.sha[..self.sha.len().min(7)]
+        crate::types::prefix(&self.sha, 7)
     }
 }
 

@@ -140,7 +140,7 @@ fn push_cli(remote: &Remote<'_>, updates: &[RefUpdate]) -> Result<Vec<RefResult>
         .filter_map(|l| l.strip_prefix("remote: "))
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(str::to_string)
+        .map(crate::types::redact_credentials)
         .collect();
     if !said.is_empty() {
         for r in results.iter_mut() {

@@ -15,6 +15,7 @@ use git2::{Direction, FetchOptions, FetchPrune, Oid};
 
 use crate::error::failed;
 use crate::git::repo::Repo;
+use crate::types::redact_credentials;
 
 /// How a remote is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,13 @@ impl<'r> Remote<'r> {
             .config_string(&format!("remote.{name}.url"))
             .unwrap_or_else(|| effective_url.clone());
         let transport = Transport::choose(&effective_url, fetch_with_cli);
-        tracing::debug!(remote = name, %url, %effective_url, transport = transport.describe(), "remote");
+        tracing::debug!(
+            remote = name,
+            url = %redact_credentials(&url),
+            effective_url = %redact_credentials(&effective_url),
+            transport = transport.describe(),
+            "remote"
+        );
         Ok(Remote {
             repo,
             name: name.to_string(),
@@ -98,7 +105,16 @@ impl<'r> Remote<'r> {
         } else {
             format!("{} -> {}", self.url, self.effective_url)
         };
-        format!("{} ({url}, via {})", self.name, self.transport.describe())
+        redact_credentials(&format!(
+            "{} ({url}, via {})",
+            self.name,
+            self.transport.describe()
+        ))
+    }
+
+    /// The configured URL for messages, credentials redacted.
+    pub fn shown_url(&self) -> String {
+        redact_credentials(&self.url)
     }
 
     /// `refs/remotes/<name>/*`, the fetch refspec we always use (whatever the clone configured,
@@ -144,7 +160,7 @@ impl<'r> Remote<'r> {
 
     fn fetch_failed(&self, why: &str) -> anyhow::Error {
         failed(
-            format!("fetching {} ({}) failed: {why}", self.name, self.url),
+            format!("fetching {} ({}) failed: {why}", self.name, self.shown_url()),
             match self.transport {
                 Transport::Lib => format!(
                     "check that `git fetch {}` works; LOGIN_RELEASE_GIT_FETCH_WITH_CLI=true uses the git program",
@@ -205,7 +221,8 @@ impl<'r> Remote<'r> {
         failed(
             format!(
                 "listing the refs of {} ({}) failed: {why}",
-                self.name, self.url
+                self.name,
+                self.shown_url()
             ),
             format!("check that `git ls-remote {}` works", self.name),
         )
@@ -218,7 +235,7 @@ impl<'r> Remote<'r> {
 }
 
 pub(crate) fn run_git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {
-    tracing::debug!(?args, "running git");
+    tracing::debug!(args = %redact_credentials(&args.join(" ")), "running git");
     Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -239,14 +256,16 @@ pub(crate) fn run_git(dir: &Path, args: &[&str]) -> Result<std::process::Output>
         })
 }
 
-/// The last non-empty line of a program's stderr (git puts the reason there).
+/// The last non-empty line of a program's stderr (git puts the reason there), credentials
+/// redacted: git quotes the URL it failed to reach.
 pub(crate) fn last_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .unwrap_or("no output")
-        .to_string()
+    redact_credentials(
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("no output"),
+    )
 }
 
 #[cfg(test)]

@@ -152,12 +152,7 @@ pub async fn fetch(url: &str, app: &str) -> Result<DeployInfo> {
             unreachable_hint,
         ));
     }
-    let body = resp.text().await.map_err(|e| {
-        failed(
-            format!("reading staging's deploy.json at {url}: {}", cause(&e)),
-            unreachable_hint.clone(),
-        )
-    })?;
+    let body = read_bounded(resp, url, app, &unreachable_hint).await?;
     parse(&body).map_err(|e| {
         preflight(
             format!("staging's deploy.json at {url} {}", e.describe()),
@@ -166,6 +161,43 @@ pub async fn fetch(url: &str, app: &str) -> Result<DeployInfo> {
             ),
         )
     })
+}
+
+/// The most of a deploy.json body we read: real ones are a few hundred bytes, and a server that
+/// streams without end (or a wrong URL serving a large page) must not fill memory.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The body, read chunk by chunk and refused (exit 3) past [`MAX_BODY`], before it is all in
+/// memory (a Content-Length can lie or be absent).
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    url: &str,
+    app: &str,
+    unreachable_hint: &str,
+) -> Result<String> {
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| {
+            failed(
+                format!("reading staging's deploy.json at {url}: {}", cause(&e)),
+                unreachable_hint.to_string(),
+            )
+        })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(preflight(
+                format!(
+                    "staging's deploy.json at {url} is larger than {} KiB; it is not a deploy.json",
+                    MAX_BODY / 1024
+                ),
+                format!(
+                    "check the URL (--staging-url, or the setting staging.{app}) or pass --source SHA"
+                ),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The innermost cause of a reqwest error, which is the part people can act on.

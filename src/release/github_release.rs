@@ -107,7 +107,7 @@ pub async fn preflight(
                  {prod_name}",
                 short(p),
                 found.pr.html_url,
-                &sha[..sha.len().min(9)]
+                crate::types::prefix(sha, 9)
             ));
         }
     }

@@ -33,7 +33,12 @@ pub(crate) use both_transports;
 /// The binary, in the working clone, with the pinned clock and the chosen transport.
 pub(crate) fn release_cmd(r: &Repos, cli: bool) -> assert_cmd::Command {
     let mut c = cmd(&r.home);
-    c.arg("-C").arg(&r.work).env("LOGIN_RELEASE_NOW", NOW).env(
+    c.arg("-C")
+        .arg(&r.work)
+        .env("LOGIN_RELEASE_NOW", NOW)
+        // LOGIN_RELEASE_NOW is honoured only with a loopback endpoint (nothing listens there).
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env(
         "LOGIN_RELEASE_GIT_FETCH_WITH_CLI",
         if cli { "true" } else { "false" },
     );
@@ -789,4 +794,58 @@ fn insteadof_rewrites_are_followed_and_links_use_the_configured_url() {
         w.r.origin_ref(&format!("refs/heads/{BRANCH}")),
         Some(w.staging.clone())
     );
+}
+
+/// A token in origin's URL (`https://x-access-token:TOKEN@...`) never reaches any output: the
+/// "fetching origin" line, the plan's remote line, the JSON document, -vv diagnostics, the
+/// rewritten URL, and git's own error messages.
+#[test]
+fn credentials_in_remote_urls_never_reach_any_output() {
+    const TOKEN: &str = "ghs_SECRETTOKEN0123456789";
+    let no_token = |out: &Output| {
+        for text in [stdout(out), stderr(out)] {
+            assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
+        }
+    };
+    // Rewritten by insteadOf to the local origin: a full run, in text at -vv and in JSON.
+    let w = World::new();
+    let with_token = format!("https://x-access-token:{TOKEN}@github.com/18F/identity-idp.git");
+    let origin = w.r.origin.to_str().unwrap().to_string();
+    w.r.git(&["config", &format!("url.{origin}.insteadOf"), &with_token]);
+    w.r.git(&["remote", "set-url", "origin", &with_token]);
+    let out = w.cut(false, &["--dry-run", "-vv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fetching origin (https://***@github.com/18F/identity-idp.git -> "),
+        "{}",
+        stderr(&out)
+    );
+    no_token(&out);
+    let out = w.cut(false, &["--dry-run", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    no_token(&out);
+    let out = w.cut(true, &["--yes", "-vv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    no_token(&out);
+    for args in [&["changelog", "-vv"][..], &["changelog", "-o", "json"], &["tag-release", "--dry-run", "-vv"], &["rollback", "--dry-run", "-vv"], &["rollback", "--dry-run", "-o", "json"]] {
+        let out = release_cmd(&w.r, false).args(args).output().unwrap();
+        no_token(&out);
+    }
+
+    // A network URL git cannot reach: its error message quotes the URL.
+    let w = World::new();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("https://x-access-token:{TOKEN}@127.0.0.1:{closed}/18F/identity-idp.git");
+    w.r.git(&["remote", "set-url", "origin", &url]);
+    let out = w.cut(false, &["--source", "main", "--yes", "-vv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("fetching origin (https://***@127.0.0.1:{closed}/18F/identity-idp.git) failed")),
+        "{}",
+        stderr(&out)
+    );
+    no_token(&out);
 }

@@ -75,3 +75,34 @@ fn very_verbose_traces_only_our_own_crate() {
     );
 }
 
+#[test]
+fn a_fixed_clock_is_refused_unless_the_endpoint_is_this_machine() {
+    let home = tempfile::tempdir().unwrap();
+    let refused = |endpoint: Option<&str>, args: &[&str]| {
+        let mut c = crate::support::cmd(home.path());
+        c.env("LOGIN_RELEASE_NOW", "2026-11-26T12:00:00Z");
+        if let Some(e) = endpoint {
+            c.env("AWS_ENDPOINT_URL", e);
+        }
+        let out = c.args(args).output().unwrap();
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with("error: LOGIN_RELEASE_NOW is set, but AWS_ENDPOINT_URL"), "{err}");
+        assert!(err.contains("help: unset LOGIN_RELEASE_NOW"), "{err}");
+        assert!(crate::support::stdout(&out).is_empty());
+    };
+    // Real AWS (no endpoint, or a remote one): refused before any call, AWS or git.
+    refused(None, &["asg-recycle", "prod", "idp", "--dry-run"]);
+    refused(
+        Some("https://autoscaling.us-west-2.amazonaws.com"),
+        &["scale-remove-old-instances", "prod", "ALL", "--dry-run"],
+    );
+    refused(Some("http://127.0.0.1.example.com:5000"), &["ls-servers"]);
+    // The tag name and the RC branch's date use the clock: git commands too.
+    refused(None, &["tag-release", "--dry-run"]);
+
+    // The emulator on this machine: honoured.
+    let (moto, home) = prod();
+    let out = run(&moto, &home, Some("2026-11-26T12:00:00Z"), &["asg-size", "prod", "idp"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -316,3 +316,48 @@ fn passenger_restart_refuses_production_without_allow_prod() {
     );
     assert_eq!(sent[0].targets()[0].values(), ["prod-idp"]);
 }
+
+/// The guard is the document's: `ssm-command prod idp passenger-restart` meets the refusal of
+/// `passenger-restart prod idp`, and the setting decides which documents are guarded.
+#[test]
+fn guarded_documents_need_allow_prod_however_invoked() {
+    let moto = Moto::start();
+    let home = tempfile::tempdir().unwrap();
+    seed(&moto, "prod");
+    document(&moto, "prod-ssm-cmd-passenger-restart");
+    document(&moto, "prod-ssm-cmd-puma-restart");
+
+    let out = run(
+        &moto,
+        home.path(),
+        &["ssm-command", "prod", "idp", "passenger-restart", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: refusing to restart passenger in prod: it drops live requests instead of rotating instances\n\
+         help: recycle instead (`login-release asg-recycle prod idp`); in an emergency, re-run with --allow-prod\n"
+    );
+    assert!(commands(&moto).is_empty());
+
+    // A document the setting names is guarded too; one it does not name is not.
+    let mut c = cmd(home.path());
+    moto.env(&mut c);
+    let out = c
+        .env("LOGIN_RELEASE_SSM_GUARDED_DOCUMENTS", "puma-restart")
+        .args(["ssm-command", "prod", "idp", "puma-restart", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: refusing to run `puma-restart` in prod"));
+    assert!(commands(&moto).is_empty());
+
+    let out = run(
+        &moto,
+        home.path(),
+        &["ssm-command", "prod", "idp", "passenger-restart", "--allow-prod", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("  note: WARNING: passenger-restart is NOT safe for production"));
+    assert_eq!(commands(&moto).len(), 1);
+}
