@@ -47,14 +47,20 @@ fn main() -> ExitCode {
                 // exit 0, as tail-logs --follow does); give the running one a moment to get
                 // there, or to finish the call in flight, before the generic answer.
                 ctx.interrupt();
-                match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
-                    Ok(r) => r,
-                    Err(_) => Err(login_release::error::AppError::new(
+                // An apply loop finishes the AWS call in flight (bounded by the SDK's timeouts)
+                // and stops before the next, reporting what was and was not made: wait for it
+                // rather than drop it part-way with a generic message.
+                loop {
+                    match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
+                        Ok(r) => break r,
+                        Err(_) if login_release::aws::apply::applying() => continue,
+                        Err(_) => break Err(login_release::error::AppError::new(
                         Kind::Interrupted,
                         "interrupted",
                     )
                     .with_hint("whatever was already applied stays applied; run the command again with --dry-run to see where things stand")
                     .into()),
+                    }
                 }
             }
         }

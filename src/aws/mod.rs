@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod fleet;
 pub mod inventory;
 pub mod listing;
+pub mod outcome;
 
 use anyhow::Result;
 use aws_config::BehaviorVersion;

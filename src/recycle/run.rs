@@ -12,7 +12,7 @@ use super::plan::{self as recycle_plan, Facts, RecycleOptions, RecyclePlan, Skip
 use super::scale_in::{self, Direction, GroupScaleIn, ScaleInPlan};
 use super::watch::{self, GroupProgress, WatchTarget};
 use super::{findings_result, whole_second, Clock, Finding, RealClock, Target};
-use crate::aws::apply::{Call, Interrupted};
+use crate::aws::apply::{ApplyReport, Call, CallStatus};
 use crate::aws::fleet::{Group, Instance, ScheduledAction};
 use crate::aws::Aws;
 use crate::context::{Context, Go};
@@ -89,28 +89,16 @@ fn print_skipped(ctx: &Context, skipped: &[Skipped]) {
     }
 }
 
-/// Exit 4: which calls were made before `error`, and the command that undoes or finishes them.
-fn partial_error(
-    what: &str,
-    calls: &[Call],
-    done: usize,
-    error: &anyhow::Error,
-    then: &str,
-) -> anyhow::Error {
-    let made: Vec<String> = calls[..done]
-        .iter()
-        .map(|c| format!("{} {} ({})", c.operation(), c.group(), c.detail()))
-        .collect();
-    AppError::new(
-        Kind::Partial,
-        format!(
-            "{what} partly applied: {done} of {} changes made, then {}",
-            calls.len(),
-            crate::error::report(error).message
-        ),
-    )
-    .with_hint(format!("made: {}. {then}", made.join("; ")))
-    .into()
+/// Applies `calls`, checking for Ctrl-C between two calls (never inside one).
+async fn apply_calls(ctx: &Context, aws: &Aws, calls: &[Call]) -> ApplyReport {
+    aws.apply_all(calls, async || {
+        tokio::select! {
+            biased;
+            _ = ctx.interrupted() => true,
+            _ = std::future::ready(()) => false,
+        }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,19 +244,10 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
         return Ok(outcome);
     }
 
-    if let Err(Interrupted { done, error }) = aws.apply_all(&planned.calls).await {
-        if done == 0 {
-            return Err(error.context("nothing was changed"));
-        }
-        let changed: Vec<&str> = planned.calls[..done].iter().map(|c| c.group()).collect();
-        let undo = undo_commands(ctx.settings(), env, &req.target, &changed);
-        return Err(partial_error(
-            "recycle",
-            &planned.calls,
-            done,
-            &error,
-            &format!("Undo them with: {}", undo.join(" && ")),
-        ));
+    let report = apply_calls(ctx, aws, &planned.calls).await;
+    let undo = undo_commands(ctx.settings(), env, &req.target, &report);
+    if let Some(e) = report.error("recycle", &undo, "Undo it with") {
+        return Err(e);
     }
     ctx.out.success(format!(
         "applied {} change{}",
@@ -351,35 +330,103 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     Ok(outcome)
 }
 
-/// The commands that cancel the recycle on the groups that were changed.
-fn undo_commands(
+/// The commands that cancel a recycle stopped part-way, right whether or not the calls of unknown
+/// outcome were applied. `scale-remove-new-instances ENV ROLE` cancels the role's recycle and
+/// brings along the worker and migration groups, but only while the role's group itself still
+/// has its recycle; a group that may have been changed without it gets its own command, run
+/// after (it finds nothing to do when the first one already cancelled it).
+pub fn undo_commands(
     settings: &crate::config::Settings,
     env: &str,
     target: &Target,
-    changed: &[&str],
+    report: &ApplyReport,
 ) -> Vec<String> {
-    if let Target::Role(role) = target {
-        if changed.contains(&settings.asg_name(env, role).as_str()) {
-            return vec![format!(
-                "login-release scale-remove-new-instances {env} {role}"
-            )];
+    let cancel = |role: &str| format!("login-release scale-remove-new-instances {env} {role}");
+    let touched = report.touched_groups();
+    let migration = settings.migration_group(env);
+    let done = |g: &str| report.statuses(g).all(|s| s == CallStatus::Done);
+    let mut cmds = Vec::new();
+    // The groups the first command surely covers: they and the groups it brings along.
+    let covered: Vec<&str> = match target {
+        Target::Role(role) => {
+            let main = settings.asg_name(env, role);
+            if !touched.contains(&main.as_str()) {
+                Vec::new()
+            } else {
+                cmds.push(cancel(role));
+                if done(&main) {
+                    touched.clone()
+                } else {
+                    touched.iter().copied().filter(|g| *g == main).collect()
+                }
+            }
+        }
+        Target::All => {
+            let roles: Vec<&str> = touched
+                .iter()
+                .copied()
+                .filter(|g| *g != migration)
+                .collect();
+            if roles.is_empty() {
+                Vec::new()
+            } else {
+                cmds.push(cancel("ALL"));
+                let brings_migration = roles.iter().any(|g| {
+                    done(g)
+                        && super::role_of(settings, env, g)
+                            .is_some_and(|r| settings.recycle.migration_roles.contains(&r))
+                });
+                if brings_migration {
+                    touched.clone()
+                } else {
+                    roles
+                }
+            }
+        }
+    };
+    for g in touched.iter().filter(|g| !covered.contains(g)) {
+        let role = super::role_of(settings, env, g).unwrap_or_else(|| g.to_string());
+        let c = cancel(&role);
+        if !cmds.contains(&c) {
+            cmds.push(c);
         }
     }
-    // ALL cancels the migration group's recycle along with any role's.
-    if matches!(target, Target::All) && changed.iter().any(|g| *g != settings.migration_group(env))
-    {
-        return vec![format!(
-            "login-release scale-remove-new-instances {env} ALL"
-        )];
+    cmds
+}
+
+/// The commands that finish a scale-in stopped part-way: the same command again (it plans from
+/// what it finds), then, for a cancel, each group brought along whose calls were not all made:
+/// once the target's own recycle actions are deleted a re-run no longer brings it along.
+pub fn resume_commands(
+    settings: &crate::config::Settings,
+    env: &str,
+    target: &Target,
+    direction: Direction,
+    report: &ApplyReport,
+) -> Vec<String> {
+    let command = |t: &str| format!("login-release {} {env} {t}", direction.command());
+    let mut cmds = vec![command(&target.to_string())];
+    if direction == Direction::Old {
+        return cmds;
     }
-    let mut cmds: Vec<String> = changed
-        .iter()
-        .map(|g| {
-            let role = super::role_of(settings, env, g).unwrap_or_else(|| g.to_string());
-            format!("login-release scale-remove-new-instances {env} {role}")
-        })
-        .collect();
-    cmds.dedup();
+    let own = |g: &str| match target {
+        Target::Role(role) => g == settings.asg_name(env, role),
+        Target::All => g != settings.migration_group(env),
+    };
+    let mut groups: Vec<&str> = Vec::new();
+    for a in &report.calls {
+        let g = a.call.group();
+        if a.status != CallStatus::Done && !own(g) && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for g in groups {
+        let role = super::role_of(settings, env, g).unwrap_or_else(|| g.to_string());
+        let c = command(&role);
+        if !cmds.contains(&c) {
+            cmds.push(c);
+        }
+    }
     cmds
 }
 
@@ -810,21 +857,10 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     if go != Go::Apply {
         return Ok(outcome);
     }
-    if let Err(Interrupted { done, error }) = aws.apply_all(&calls).await {
-        if done == 0 {
-            return Err(error.context("nothing was changed"));
-        }
-        return Err(partial_error(
-            req.direction.command(),
-            &calls,
-            done,
-            &error,
-            &format!(
-                "Finish with: login-release {} {env} {} (it picks up where this stopped)",
-                req.direction.command(),
-                req.target
-            ),
-        ));
+    let report = apply_calls(ctx, aws, &calls).await;
+    let resume = resume_commands(ctx.settings(), env, &req.target, req.direction, &report);
+    if let Some(e) = report.error(req.direction.command(), &resume, "Finish with") {
+        return Err(e);
     }
     ctx.out.success(format!(
         "applied {} change{}",
@@ -1004,58 +1040,153 @@ mod tests {
     use crate::aws::fleet::{DELAYED_SCALE_OUT, RECYCLE_ONCE};
     use crate::recycle::testing::*;
 
-    #[test]
-    fn a_failure_part_way_lists_what_was_made_and_the_undo() {
-        let s = crate::config::Config::defaults().settings;
-        let calls = vec![
-            Call::PutScheduled {
-                group: "prod-migration".into(),
-                name: RECYCLE_ONCE.into(),
-                at: t("2026-11-26T12:10:00Z"),
-                desired: 0,
-            },
-            Call::PutScheduled {
-                group: "prod-idp".into(),
-                name: RECYCLE_ONCE.into(),
-                at: t("2026-11-26T12:15:00Z"),
-                desired: 12,
-            },
+    fn recycle_calls() -> Vec<Call> {
+        let put = |group: &str, at: &str, desired| Call::PutScheduled {
+            group: group.into(),
+            name: RECYCLE_ONCE.into(),
+            at: t(at),
+            desired,
+        };
+        vec![
+            put("prod-migration", "2026-11-26T12:10:00Z", 0),
+            put("prod-idp", "2026-11-26T12:15:00Z", 12),
+            put("prod-worker", "2026-11-26T12:15:00Z", 2),
             Call::SetDesired {
                 group: "prod-migration".into(),
                 from: 0,
                 to: 1,
             },
+        ]
+    }
+
+    /// The report of an apply whose `k`-th call (0-based) ended with `status`.
+    fn stopped_at(calls: &[Call], k: usize, status: CallStatus) -> ApplyReport {
+        ApplyReport {
+            calls: calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| crate::aws::apply::Applied {
+                    call: c.clone(),
+                    status: match i.cmp(&k) {
+                        std::cmp::Ordering::Less => CallStatus::Done,
+                        std::cmp::Ordering::Equal => status,
+                        std::cmp::Ordering::Greater => CallStatus::NotSent,
+                    },
+                })
+                .collect(),
+            error: Some(
+                "PutScheduledUpdateGroupAction failed: the AWS endpoint is unreachable".into(),
+            ),
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn the_undo_is_right_whether_or_not_the_unknown_call_was_applied() {
+        let s = crate::config::Config::defaults().settings;
+        let calls = recycle_calls();
+        let idp = Target::Role("idp".into());
+        let undo = |k, st| undo_commands(&s, "prod", &idp, &stopped_at(&calls, k, st));
+        let cancel = |r: &str| format!("login-release scale-remove-new-instances prod {r}");
+        // The first call's answer lost: only the migration group may have changed.
+        assert_eq!(undo(0, CallStatus::Unknown), [cancel("migration")]);
+        assert!(undo(0, CallStatus::Failed).is_empty());
+        assert!(undo(0, CallStatus::NotSent).is_empty());
+        // idp's return unknown: cancel idp, then the migration group in case idp's was not made
+        // (then the idp command does not bring it along).
+        assert_eq!(
+            undo(1, CallStatus::Unknown),
+            [cancel("idp"), cancel("migration")]
+        );
+        // idp's return refused: only the migration group changed.
+        assert_eq!(undo(1, CallStatus::Failed), [cancel("migration")]);
+        // idp's return made: its command brings the others along.
+        assert_eq!(undo(2, CallStatus::Unknown), [cancel("idp")]);
+        assert_eq!(undo(3, CallStatus::Unknown), [cancel("idp")]);
+        let all = |k, st| undo_commands(&s, "prod", &Target::All, &stopped_at(&calls, k, st));
+        assert_eq!(all(0, CallStatus::Unknown), [cancel("migration")]);
+        assert_eq!(
+            all(1, CallStatus::Unknown),
+            [cancel("ALL"), cancel("migration")]
+        );
+        assert_eq!(all(2, CallStatus::Failed), [cancel("ALL")]);
+    }
+
+    #[test]
+    fn a_resume_names_the_groups_a_rerun_no_longer_brings_along() {
+        let s = crate::config::Config::defaults().settings;
+        let del = |group: &str, name: &str| Call::DeleteScheduled {
+            group: group.into(),
+            name: name.into(),
+        };
+        let calls = vec![
+            del("prod-idp", RECYCLE_ONCE),
+            del("prod-migration", RECYCLE_ONCE),
+            Call::Unprotect {
+                group: "prod-idp".into(),
+                ids: vec!["i-1".into()],
+            },
         ];
         let idp = Target::Role("idp".into());
-        let undo = undo_commands(&s, "prod", &idp, &["prod-migration", "prod-idp"]);
-        assert_eq!(undo, ["login-release scale-remove-new-instances prod idp"]);
-        // Only the migration group was touched: idp's command would not see a recycle.
-        let undo = undo_commands(&s, "prod", &idp, &["prod-migration"]);
+        let resume = |k, st, d| resume_commands(&s, "prod", &idp, d, &stopped_at(&calls, k, st));
         assert_eq!(
-            undo,
-            ["login-release scale-remove-new-instances prod migration"]
-        );
-        let undo = undo_commands(&s, "prod", &Target::All, &["prod-migration", "prod-idp"]);
-        assert_eq!(undo, ["login-release scale-remove-new-instances prod ALL"]);
-        let e = partial_error(
-            "recycle",
-            &calls,
-            2,
-            &crate::error::failed("SetDesired failed: boom", "x"),
-            &format!("Undo them with: {}", undo[0]),
-        );
-        let r = crate::error::report(&e);
-        assert_eq!(r.code, 4);
-        assert_eq!(
-            r.message,
-            "recycle partly applied: 2 of 3 changes made, then SetDesired failed: boom"
+            resume(1, CallStatus::Unknown, Direction::New),
+            [
+                "login-release scale-remove-new-instances prod idp",
+                "login-release scale-remove-new-instances prod migration"
+            ]
         );
         assert_eq!(
-            r.hint.unwrap(),
-            "made: PutScheduledUpdateGroupAction prod-migration (RecycleOnce.asg-recycle desired 0); \
-             PutScheduledUpdateGroupAction prod-idp (RecycleOnce.asg-recycle desired 12). \
-             Undo them with: login-release scale-remove-new-instances prod ALL"
+            resume(2, CallStatus::Unknown, Direction::New),
+            ["login-release scale-remove-new-instances prod idp"]
         );
+        assert_eq!(
+            resume(0, CallStatus::Unknown, Direction::Old),
+            ["login-release scale-remove-old-instances prod idp"]
+        );
+    }
+
+    #[test]
+    fn the_report_says_what_became_of_each_call_and_picks_the_exit_code() {
+        let calls = recycle_calls();
+        let cmd = ["login-release scale-remove-new-instances prod idp".to_string()];
+        let r = stopped_at(&calls, 1, CallStatus::Unknown);
+        let e = crate::error::report(&r.error("recycle", &cmd, "Undo it with").unwrap());
+        assert_eq!(e.code, 4);
+        assert_eq!(
+            e.message,
+            "recycle: 1 of 4 changes made, 1 outcome unknown, then PutScheduledUpdateGroupAction failed: the AWS endpoint is unreachable"
+        );
+        assert_eq!(
+            e.hint.unwrap(),
+            "done: PutScheduledUpdateGroupAction prod-migration (RecycleOnce.asg-recycle desired 0). \
+             outcome unknown: PutScheduledUpdateGroupAction prod-idp (RecycleOnce.asg-recycle desired 12). \
+             not sent: PutScheduledUpdateGroupAction prod-worker (RecycleOnce.asg-recycle desired 2); \
+             UpdateAutoScalingGroup prod-migration (desired 0 -> 1 now). \
+             Undo it with: login-release scale-remove-new-instances prod idp \
+             (right whether or not the unknown change was applied)"
+        );
+        // Refused at the first call: nothing changed, exit 1, nothing to undo.
+        let r = stopped_at(&calls, 0, CallStatus::Failed);
+        let e = crate::error::report(&r.error("recycle", &[], "Undo it with").unwrap());
+        assert_eq!(e.code, 1);
+        assert!(
+            e.message.starts_with("recycle: nothing was changed: "),
+            "{}",
+            e.message
+        );
+        // Unknown at the first call is not "nothing was changed".
+        let r = stopped_at(&calls, 0, CallStatus::Unknown);
+        assert_eq!(r.kind(), Some(Kind::Partial));
+        // Ctrl-C between two calls.
+        let mut r = stopped_at(&calls, 2, CallStatus::NotSent);
+        r.interrupted = true;
+        r.error = None;
+        let e = crate::error::report(&r.error("recycle", &cmd, "Undo it with").unwrap());
+        assert_eq!(e.code, 130);
+        assert_eq!(e.message, "recycle: 2 of 4 changes made, then interrupted");
+        let done = stopped_at(&calls, 9, CallStatus::Failed);
+        assert!(done.complete() && done.error("recycle", &cmd, "x").is_none());
     }
 
     #[test]
