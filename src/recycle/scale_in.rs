@@ -409,6 +409,42 @@ pub fn plan_group(
     let mut findings = Vec::new();
     let now = opts.now;
     let name = &group.name;
+    // Old versus new is decided by EC2's launch time: an instance EC2 did not return would sort
+    // as the oldest and lose its protection without a word (issue 12, item 8).
+    let unknown: Vec<&str> = keep
+        .iter()
+        .chain(&remove)
+        .filter(|m| m.launch_time.is_none())
+        .map(|m| m.id.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        findings.push(Finding::new(
+            name,
+            format!(
+                "{name}: EC2 did not return {} (no launch time), so old and new cannot be told apart",
+                unknown.join(", ")
+            ),
+            "run again in a minute (EC2 may lag behind Auto Scaling); if it persists, check the instance in the console",
+        ));
+    }
+    // AWS refuses SetInstanceProtection for instances that are not InService or Standby
+    // (Pending, Pending:Wait while lifecycle hooks provision them): check before any call.
+    let launching: Vec<&str> = remove
+        .iter()
+        .filter(|m| m.protected && m.lifecycle.starts_with("Pending"))
+        .map(|m| m.id.as_str())
+        .collect();
+    if !launching.is_empty() {
+        findings.push(Finding::new(
+            name,
+            format!(
+                "{name}: {} still launching (Pending): AWS refuses to unprotect {}",
+                launching.join(", "),
+                if launching.len() == 1 { "it" } else { "them" }
+            ),
+            "wait until they are InService (login-release ls-servers), then run again",
+        ));
+    }
     if opts.direction == Direction::Old && !opts.force {
         if let Some(t) = scale_down_at.filter(|t| *t > now) {
             findings.push(Finding::new(
@@ -997,5 +1033,52 @@ mod tests {
             }
         }
         assert!(verify(&[&p], &[after], &[]).is_empty());
+    }
+
+    #[test]
+    fn an_instance_ec2_did_not_return_or_still_launching_is_a_finding() {
+        let s = crate::config::Config::defaults().settings;
+        let mut g = group("prod-idp", 2, 8);
+        g.instances.push(crate::aws::fleet::GroupInstance {
+            id: "i-prod-idp-2".into(),
+            lifecycle: "Pending:Wait".into(),
+            health: "Healthy".into(),
+            protected: true,
+        });
+        let all = [
+            ec2("i-prod-idp-0", "prod-idp", "2026-11-26T10:00:00Z"),
+            ec2("i-prod-idp-1", "prod-idp", "2026-11-26T10:00:01Z"),
+            ec2("i-prod-idp-2", "prod-idp", "2026-11-26T12:00:00Z"),
+        ];
+        let opts = Options {
+            direction: Direction::New,
+            force: false,
+            now: t("2026-11-26T12:01:00Z"),
+        };
+        // The newest is still launching: AWS would refuse to unprotect it.
+        let p = plan_group(&s, "prod", &g, &[], &all, &opts);
+        assert_eq!(p.unprotect, ["i-prod-idp-2"]);
+        assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
+        assert!(p.findings[0]
+            .problem
+            .contains("i-prod-idp-2 still launching"));
+        // EC2 did not return i-1: it would sort as the oldest; say so instead.
+        g.instances[2].lifecycle = "InService".into();
+        let p = plan_group(
+            &s,
+            "prod",
+            &g,
+            &[],
+            &[all[0].clone(), all[2].clone()],
+            &opts,
+        );
+        assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
+        assert!(
+            p.findings[0]
+                .problem
+                .contains("EC2 did not return i-prod-idp-1"),
+            "{:?}",
+            p.findings
+        );
     }
 }

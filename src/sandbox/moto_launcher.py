@@ -9,7 +9,10 @@ Two additions to a plain `moto_server`:
    (group, name) removes whichever copy is stored. AWS keeps them per group, and our recycle puts
    the same names on several groups. The two wrappers below key them by (group, name). They check
    moto's signatures first and refuse to start if moto changed, rather than emulate the wrong thing.
-2. The server exits when its parent's end of stdin closes, so a crashed test run leaves no server
+2. moto accepts SetInstanceProtection for instances in any lifecycle state; AWS refuses it for
+   instances that are not InService or Standby (Pending, Pending:Wait while lifecycle hooks hold
+   them). The wrapper below refuses as AWS does, so a command that tries is seen failing.
+3. The server exits when its parent's end of stdin closes, so a crashed test run leaves no server
    (unless --detach: the sandbox's server outlives `login-release sandbox up`).
 3. The sandbox's world simulator (`login-release sandbox world-run`) plays the instances, which moto
    does not: moto launches every instance InService and every registered target healthy at once.
@@ -47,7 +50,10 @@ _PUT_PARAMS = [
     "start_time", "end_time", "recurrence", "timezone",
 ]
 _DELETE_PARAMS = ["self", "auto_scaling_group_name", "scheduled_action_name"]
-for fn, want in ((_original_put, _PUT_PARAMS), (Backend.delete_scheduled_action, _DELETE_PARAMS)):
+_original_protect = Backend.set_instance_protection
+_PROTECT_PARAMS = ["self", "group_name", "instance_ids", "protected_from_scale_in"]
+for fn, want in ((_original_put, _PUT_PARAMS), (Backend.delete_scheduled_action, _DELETE_PARAMS),
+                 (_original_protect, _PROTECT_PARAMS)):
     got = list(inspect.signature(fn).parameters)
     if got != want:
         sys.exit(f"moto_launcher: moto changed {fn.__name__}{got}; update the shim in {__file__}")
@@ -69,7 +75,17 @@ def delete_scheduled_action(self, auto_scaling_group_name, scheduled_action_name
         raise ValidationError("Scheduled action name not found")
 
 
+def set_instance_protection(self, group_name, instance_ids, protected_from_scale_in):
+    group = self.autoscaling_groups[group_name]
+    for state in group.instance_states:
+        if state.instance.id in instance_ids and state.lifecycle_state not in ("InService", "Standby"):
+            raise ValidationError(
+                f"The instance {state.instance.id} is not in InService or Standby.")
+    return _original_protect(self, group_name, instance_ids, protected_from_scale_in)
+
+
 Backend.put_scheduled_update_group_action = put_scheduled_update_group_action
+Backend.set_instance_protection = set_instance_protection
 Backend.delete_scheduled_action = delete_scheduled_action
 
 # --- 3. the world simulator's control API ------------------------------------------------------

@@ -14,6 +14,7 @@ mod deploy;
 mod deploy_e2e;
 mod deploy_record;
 mod docs;
+mod faults;
 mod github;
 mod guards;
 mod ls_servers;

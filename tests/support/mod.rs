@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+pub mod fault;
 pub mod git;
 pub mod github;
 pub mod gpg;

@@ -1,0 +1,257 @@
+//! The fault matrix (issue 12, item 2): every mutating command, run through the fault proxy
+//! (tests/support/fault.rs), loses its K-th mutating call before or after the emulator applied
+//! it, for every K. Each run either exits 1 with the world exactly as before, or exits 4 with
+//! commands that, run against the healthy endpoint, undo or finish the work, after which the
+//! original command succeeds again. With every other request throttled, every command ends where
+//! it ends without faults (the SDK's retries).
+
+use std::process::Output;
+
+use crate::asg_recycle::{at_str, next_second, prod, set_desired, NOW};
+use crate::support::fault::{Fault, FaultProxy};
+use crate::support::moto::Moto;
+use crate::support::{aws_env, cmd, code, stderr};
+
+/// A command and the world it starts from.
+struct Case {
+    args: &'static [&'static str],
+    /// The clock of the command and of the commands it prints.
+    now: String,
+    /// Brings a freshly seeded prod fleet to where the command starts.
+    setup: fn(&Moto, &tempfile::TempDir),
+}
+
+fn nothing(_: &Moto, _: &tempfile::TempDir) {}
+
+/// Recycled at NOW and scaled out, as `scale-remove-new-instances` finds it in the window.
+fn recycled(moto: &Moto, home: &tempfile::TempDir) {
+    let o = through(
+        moto.url(),
+        home,
+        NOW,
+        &["asg-recycle", "prod", "idp", "--yes"],
+        1,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    next_second();
+    set_desired(moto, "prod-idp", 8);
+    set_desired(moto, "prod-worker", 4);
+}
+
+/// After the recycle's scale-down, as `scale-remove-old-instances` finds it.
+fn scaled_down(moto: &Moto, home: &tempfile::TempDir) {
+    recycled(moto, home);
+    set_desired(moto, "prod-idp", 4);
+    set_desired(moto, "prod-worker", 2);
+    set_desired(moto, "prod-migration", 0);
+}
+
+fn run_case(endpoint: &str, home: &tempfile::TempDir, case: &Case, attempts: u32) -> Output {
+    through(endpoint, home, &case.now, case.args, attempts)
+}
+
+fn through(
+    endpoint: &str,
+    home: &tempfile::TempDir,
+    now: &str,
+    args: &[&str],
+    attempts: u32,
+) -> Output {
+    let mut c = cmd(home.path());
+    aws_env(&mut c, endpoint)
+        .env("AWS_MAX_ATTEMPTS", attempts.to_string())
+        .env("LOGIN_RELEASE_NOW", now);
+    c.args(args).output().unwrap()
+}
+
+/// What the commands change, in a form two seeded worlds can be compared in (instance ids
+/// differ between them): per group its desired capacity, instance and protected counts, and
+/// every scheduled action.
+fn summary(moto: &Moto) -> Vec<String> {
+    let mut out: Vec<String> = moto
+        .block_on(moto.aws.describe_groups(&[]))
+        .unwrap()
+        .into_iter()
+        .map(|g| {
+            format!(
+                "{} desired {} instances {} protected {}",
+                g.name,
+                g.desired,
+                g.instances.len(),
+                g.instances.iter().filter(|i| i.protected).count()
+            )
+        })
+        .collect();
+    out.sort();
+    let mut actions: Vec<String> = moto
+        .block_on(moto.aws.scheduled_actions(None))
+        .unwrap()
+        .into_iter()
+        .map(|a| format!("{} {} {:?} {:?}", a.group, a.name, a.start, a.desired))
+        .collect();
+    actions.sort();
+    out.extend(actions);
+    out
+}
+
+/// The exact world, instance ids and protection included.
+fn world(moto: &Moto) -> Vec<String> {
+    let mut out = summary(moto);
+    for g in moto.block_on(moto.aws.describe_groups(&[])).unwrap() {
+        for i in g.instances {
+            out.push(format!("{} {} {}", g.name, i.id, i.protected));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What AWS does and the emulator does not: a group above its desired capacity removes its
+/// unprotected instances. Setting the same desired capacity makes the emulator do it.
+fn settle(moto: &Moto) {
+    for g in moto.block_on(moto.aws.describe_groups(&[])).unwrap() {
+        set_desired(moto, &g.name, g.desired);
+    }
+}
+
+/// The commands of the `help:` line after "Undo it with: " or "Finish with: ".
+fn printed_commands(err: &str) -> Vec<Vec<String>> {
+    let help = err
+        .lines()
+        .find(|l| l.starts_with("help:"))
+        .unwrap_or_else(|| panic!("no help line:\n{err}"));
+    let (_, cmds) = help
+        .split_once("Undo it with: ")
+        .or_else(|| help.split_once("Finish with: "))
+        .unwrap_or_else(|| panic!("no command in the help line:\n{err}"));
+    let cmds = cmds.split(" (right whether").next().unwrap();
+    cmds.split(" && ")
+        .map(|c| {
+            let c = c
+                .trim()
+                .strip_prefix("login-release ")
+                .expect("our command");
+            c.split_whitespace().map(str::to_string).collect()
+        })
+        .collect()
+}
+
+/// A fresh prod world brought to the case's start.
+fn fresh(case: &Case) -> (Moto, tempfile::TempDir) {
+    let (moto, home) = prod();
+    (case.setup)(&moto, &home);
+    (moto, home)
+}
+
+/// Counts the case's mutating calls, then runs the matrix. Returns (faults injected, runs that
+/// ended in exit 1 with nothing changed, runs that ended in exit 4 and were restored).
+fn matrix(case: &Case) -> (usize, usize, usize) {
+    let (calls, healthy_end) = {
+        let (moto, home) = fresh(case);
+        let proxy = FaultProxy::start(moto.url(), Fault::None);
+        let o = run_case(&proxy.url, &home, case, 1);
+        assert_eq!(code(&o), 0, "healthy run: {}", stderr(&o));
+        (proxy.mutating(), summary(&moto))
+    };
+    assert!(calls > 0, "{:?} makes no mutating call", case.args);
+    let (mut injected, mut failed, mut restored) = (0, 0, 0);
+    for k in 1..=calls {
+        for fault in [Fault::DropBefore(k), Fault::DropAfter(k)] {
+            let (moto, home) = fresh(case);
+            let before = world(&moto);
+            let proxy = FaultProxy::start(moto.url(), fault);
+            let o = run_case(&proxy.url, &home, case, 1);
+            injected += 1;
+            let err = stderr(&o);
+            match code(&o) {
+                1 => {
+                    assert_eq!(
+                        world(&moto),
+                        before,
+                        "{fault:?}: exit 1 but the world changed\n{err}"
+                    );
+                    failed += 1;
+                }
+                4 => {
+                    assert!(err.contains("outcome unknown"), "{fault:?}: {err}");
+                    for c in printed_commands(&err) {
+                        let mut args: Vec<&str> = c.iter().map(String::as_str).collect();
+                        args.push("--yes");
+                        let o = through(moto.url(), &home, &case.now, &args, 1);
+                        assert_eq!(
+                            code(&o),
+                            0,
+                            "{fault:?}: `{}` after\n{err}\n---\n{}",
+                            c.join(" "),
+                            stderr(&o)
+                        );
+                        settle(&moto);
+                    }
+                    let again = run_case(moto.url(), &home, case, 1);
+                    assert_eq!(
+                        code(&again),
+                        0,
+                        "{fault:?}: the re-run after\n{err}\n---\n{}",
+                        stderr(&again)
+                    );
+                    restored += 1;
+                }
+                other => panic!("{fault:?}: exit {other}\n{err}"),
+            }
+        }
+    }
+    // Every other request throttled: the retries get every call through.
+    let (moto, home) = fresh(case);
+    let proxy = FaultProxy::start(moto.url(), Fault::Throttle);
+    let o = run_case(&proxy.url, &home, case, 4);
+    assert_eq!(code(&o), 0, "throttled: {}", stderr(&o));
+    assert!(proxy.throttled() > calls, "{:?}", proxy.log());
+    assert_eq!(summary(&moto), healthy_end, "throttled run ends elsewhere");
+    injected += proxy.throttled();
+    eprintln!(
+        "{:?}: {calls} mutating calls, {injected} faults injected ({} throttled), {failed} exit 1 unchanged, {restored} exit 4 restored",
+        case.args,
+        proxy.throttled()
+    );
+    (injected, failed, restored)
+}
+
+#[test]
+fn asg_recycle_survives_every_lost_call() {
+    let (_, failed, restored) = matrix(&Case {
+        args: &["asg-recycle", "prod", "idp", "--yes"],
+        now: NOW.into(),
+        setup: nothing,
+    });
+    assert!(restored > 0 && failed > 0);
+}
+
+#[test]
+fn config_recycle_survives_every_lost_call() {
+    let (_, _, restored) = matrix(&Case {
+        args: &["config-recycle", "prod", "worker", "--yes"],
+        now: NOW.into(),
+        setup: nothing,
+    });
+    assert!(restored > 0);
+}
+
+#[test]
+fn scale_remove_new_all_survives_every_lost_call() {
+    let (_, _, restored) = matrix(&Case {
+        args: &["scale-remove-new-instances", "prod", "ALL", "--yes"],
+        now: at_str(60),
+        setup: recycled,
+    });
+    assert!(restored > 0);
+}
+
+#[test]
+fn scale_remove_old_survives_every_lost_call() {
+    let (_, _, restored) = matrix(&Case {
+        args: &["scale-remove-old-instances", "prod", "ALL", "--yes"],
+        now: at_str(16 * 60),
+        setup: scaled_down,
+    });
+    assert!(restored > 0);
+}
