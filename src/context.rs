@@ -265,7 +265,8 @@ impl Context {
 
     /// Shows the plan and asks (DESIGN section 2). `--dry-run` wins over `--yes`.
     pub fn confirm(&self, plan: &Plan) -> Result<Go> {
-        let asks = !self.dry_run && self.confirmer == Confirmer::Terminal && crate::prompt::can_ask();
+        let asks =
+            !self.dry_run && self.confirmer == Confirmer::Terminal && crate::prompt::can_ask();
         if asks {
             // A prompt follows: the plan goes beside it, even with -q -o json.
             self.out.plan_before_prompt(plan);

@@ -110,7 +110,10 @@ pub fn exit_status_summary() -> String {
                 .iter()
                 .map(|k| format!("{} {}", k.exit_code(), k.brief())),
         )
-        .chain(std::iter::once(format!("{} {}", PIPE_CLOSED.0, PIPE_CLOSED.1)))
+        .chain(std::iter::once(format!(
+            "{} {}",
+            PIPE_CLOSED.0, PIPE_CLOSED.1
+        )))
         .collect();
     format!("Exit status: {}.", parts.join(", "))
 }

@@ -39,8 +39,7 @@ pub async fn pipe_closed() {
 /// carried, because there is nowhere left to report them.
 fn write_all(mut w: impl Write, text: &[u8]) {
     if let Err(e) = w.write_all(text).and_then(|()| w.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe && !PIPE_CLOSED.swap(true, Ordering::SeqCst)
-        {
+        if e.kind() == std::io::ErrorKind::BrokenPipe && !PIPE_CLOSED.swap(true, Ordering::SeqCst) {
             PIPE_CLOSED_NOTIFY.notify_waiters();
         }
     }
@@ -272,13 +271,11 @@ impl Progress {
         }
         match &self.bar {
             Some(bar) => bar.set_message(msg.clone()),
-            None if !self.quiet => {
-                stderr_line(format!(
-                    "[{}] {}",
-                    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    msg
-                ))
-            }
+            None if !self.quiet => stderr_line(format!(
+                "[{}] {}",
+                jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                msg
+            )),
             None => {}
         }
         self.last = msg;

@@ -330,7 +330,11 @@ mod tests {
             "origin (https://***@h/r -> HTTPS://***@h2/r, via the git program)"
         );
         // Nothing to hide: unchanged (scp-like ssh users are not secrets).
-        for plain in ["git@github.com:18F/identity-idp.git", "/srv/origin.git", "https://github.com/o/r?a=b@c"] {
+        for plain in [
+            "git@github.com:18F/identity-idp.git",
+            "/srv/origin.git",
+            "https://github.com/o/r?a=b@c",
+        ] {
             assert_eq!(redact_credentials(plain), plain);
         }
     }

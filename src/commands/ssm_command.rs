@@ -113,7 +113,10 @@ fn guarded(env: &str, role: &str, document: &str) -> anyhow::Error {
 /// The warning every production plan of a guarded document carries (after --allow-prod).
 fn guard_warning(document: &str) -> String {
     if document == "passenger-restart" {
-        format!("WARNING: {}", crate::commands::passenger_restart::PROD_WARNING)
+        format!(
+            "WARNING: {}",
+            crate::commands::passenger_restart::PROD_WARNING
+        )
     } else {
         format!("WARNING: `{document}` is guarded in production (ssm.guarded_documents): it drops live requests; use it only in an emergency")
     }

@@ -39,9 +39,9 @@ pub(crate) fn release_cmd(r: &Repos, cli: bool) -> assert_cmd::Command {
         // LOGIN_RELEASE_NOW is honoured only with a loopback endpoint (nothing listens there).
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env(
-        "LOGIN_RELEASE_GIT_FETCH_WITH_CLI",
-        if cli { "true" } else { "false" },
-    );
+            "LOGIN_RELEASE_GIT_FETCH_WITH_CLI",
+            if cli { "true" } else { "false" },
+        );
     c
 }
 
@@ -827,7 +827,13 @@ fn credentials_in_remote_urls_never_reach_any_output() {
     let out = w.cut(true, &["--yes", "-vv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     no_token(&out);
-    for args in [&["changelog", "-vv"][..], &["changelog", "-o", "json"], &["tag-release", "--dry-run", "-vv"], &["rollback", "--dry-run", "-vv"], &["rollback", "--dry-run", "-o", "json"]] {
+    for args in [
+        &["changelog", "-vv"][..],
+        &["changelog", "-o", "json"],
+        &["tag-release", "--dry-run", "-vv"],
+        &["rollback", "--dry-run", "-vv"],
+        &["rollback", "--dry-run", "-o", "json"],
+    ] {
         let out = release_cmd(&w.r, false).args(args).output().unwrap();
         no_token(&out);
     }
@@ -843,7 +849,9 @@ fn credentials_in_remote_urls_never_reach_any_output() {
     let out = w.cut(false, &["--source", "main", "--yes", "-vv"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!("fetching origin (https://***@127.0.0.1:{closed}/18F/identity-idp.git) failed")),
+        stderr(&out).contains(&format!(
+            "fetching origin (https://***@127.0.0.1:{closed}/18F/identity-idp.git) failed"
+        )),
         "{}",
         stderr(&out)
     );

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use crate::asg_recycle::{prod, run};
 use crate::support::aws_vars;
-use crate::support::{code, stderr, std_cmd};
+use crate::support::{code, std_cmd, stderr};
 
 /// Runs the binary with stdout and stderr on a socket whose reader is already gone, as after
 /// `| head -2` has read its lines: every write fails with EPIPE.
@@ -27,8 +27,15 @@ fn with_closed_output(moto: &crate::support::moto::Moto, args: &[&str]) -> std::
 #[test]
 fn a_closed_pipe_ends_a_dry_run_and_a_listing_quietly_with_141() {
     let (moto, _home) = prod();
-    let out = with_closed_output(&moto, &["scale-remove-old-instances", "prod", "ALL", "--dry-run"]);
-    assert_eq!(code(&out), 141, "a dry run whose reader left: 141, never a panic (101)");
+    let out = with_closed_output(
+        &moto,
+        &["scale-remove-old-instances", "prod", "ALL", "--dry-run"],
+    );
+    assert_eq!(
+        code(&out),
+        141,
+        "a dry run whose reader left: 141, never a panic (101)"
+    );
     let out = with_closed_output(&moto, &["ls-servers", "-e", "prod"]);
     assert_eq!(code(&out), 141);
 }
@@ -45,7 +52,11 @@ fn a_closed_pipe_stops_a_change_before_its_prompt_quietly() {
 /// Lines of the diagnostics subscriber (`<time> LEVEL target: message`), not the command's own.
 fn log_lines(err: &str) -> Vec<&str> {
     err.lines()
-        .filter(|l| [" TRACE ", " DEBUG ", " INFO ", " WARN "].iter().any(|lvl| l.contains(lvl)))
+        .filter(|l| {
+            [" TRACE ", " DEBUG ", " INFO ", " WARN "]
+                .iter()
+                .any(|lvl| l.contains(lvl))
+        })
         .collect()
 }
 
@@ -56,10 +67,16 @@ fn very_verbose_traces_only_our_own_crate() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let err = stderr(&out);
     for line in log_lines(&err) {
-        assert!(line.contains(" login_release"), "a dependency's line at -vv: {line}");
+        assert!(
+            line.contains(" login_release"),
+            "a dependency's line at -vv: {line}"
+        );
     }
     for dependency in ["aws_smithy", "aws_config", "hyper", "rustls", "reqwest"] {
-        assert!(!err.contains(dependency), "{dependency} logged at -vv:\n{err}");
+        assert!(
+            !err.contains(dependency),
+            "{dependency} logged at -vv:\n{err}"
+        );
     }
     // RUST_LOG still reaches the dependencies when asked: the check above can see them.
     let mut c = crate::support::cmd(home.path());
@@ -70,7 +87,9 @@ fn very_verbose_traces_only_our_own_crate() {
         .output()
         .unwrap();
     assert!(
-        log_lines(&stderr(&out)).iter().any(|l| !l.contains(" login_release")),
+        log_lines(&stderr(&out))
+            .iter()
+            .any(|l| !l.contains(" login_release")),
         "RUST_LOG=aws_smithy_runtime=trace shows the SDK's lines"
     );
 }
@@ -87,7 +106,10 @@ fn a_fixed_clock_is_refused_unless_the_endpoint_is_this_machine() {
         let out = c.args(args).output().unwrap();
         assert_eq!(code(&out), 2, "{}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.starts_with("error: LOGIN_RELEASE_NOW is set, but AWS_ENDPOINT_URL"), "{err}");
+        assert!(
+            err.starts_with("error: LOGIN_RELEASE_NOW is set, but AWS_ENDPOINT_URL"),
+            "{err}"
+        );
         assert!(err.contains("help: unset LOGIN_RELEASE_NOW"), "{err}");
         assert!(crate::support::stdout(&out).is_empty());
     };
@@ -103,6 +125,11 @@ fn a_fixed_clock_is_refused_unless_the_endpoint_is_this_machine() {
 
     // The emulator on this machine: honoured.
     let (moto, home) = prod();
-    let out = run(&moto, &home, Some("2026-11-26T12:00:00Z"), &["asg-size", "prod", "idp"]);
+    let out = run(
+        &moto,
+        &home,
+        Some("2026-11-26T12:00:00Z"),
+        &["asg-size", "prod", "idp"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }

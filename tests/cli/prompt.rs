@@ -65,7 +65,10 @@ fn the_plan_is_on_screen_before_the_prompt_even_with_quiet_json() {
         .find("Plan: Set prod-idp desired to 6")
         .unwrap_or_else(|| panic!("no plan before the prompt:\n{screen}"));
     assert!(plan_at < screen.find(PROMPT).unwrap(), "{screen}");
-    assert!(screen.contains("UpdateAutoScalingGroup prod-idp"), "{screen}");
+    assert!(
+        screen.contains("UpdateAutoScalingGroup prod-idp"),
+        "{screen}"
+    );
     // A wrong answer is a no.
     pty.send("staging\r");
     let (code, screen) = pty.finish();

@@ -355,7 +355,14 @@ fn guarded_documents_need_allow_prod_however_invoked() {
     let out = run(
         &moto,
         home.path(),
-        &["ssm-command", "prod", "idp", "passenger-restart", "--allow-prod", "--yes"],
+        &[
+            "ssm-command",
+            "prod",
+            "idp",
+            "passenger-restart",
+            "--allow-prod",
+            "--yes",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("  note: WARNING: passenger-restart is NOT safe for production"));

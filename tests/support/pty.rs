@@ -98,13 +98,18 @@ impl Pty {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("the command did not end; the terminal showed:\n{}", self.screen());
+                panic!(
+                    "the command did not end; the terminal showed:\n{}",
+                    self.screen()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         };
         // The reader thread drains the rest of the output after the exit.
         std::thread::sleep(Duration::from_millis(200));
-        let code = status.code().expect("script exited, not killed by a signal");
+        let code = status
+            .code()
+            .expect("script exited, not killed by a signal");
         (code, self.screen())
     }
 }
