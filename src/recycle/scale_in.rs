@@ -428,21 +428,26 @@ pub fn plan_group(
         ));
     }
     // AWS refuses SetInstanceProtection for instances that are not InService or Standby
-    // (Pending, Pending:Wait while lifecycle hooks provision them): check before any call.
-    let launching: Vec<&str> = remove
+    // (Pending, Pending:Wait while lifecycle hooks provision them): check before any call, so
+    // the refusal cannot come after the group's recycle actions were deleted (issue 12, item 7).
+    let refused: Vec<String> = remove
         .iter()
-        .filter(|m| m.protected && m.lifecycle.starts_with("Pending"))
-        .map(|m| m.id.as_str())
+        .filter(|m| m.protected && !matches!(m.lifecycle.as_str(), "InService" | "Standby"))
+        .map(|m| format!("{} ({})", m.id, m.lifecycle))
         .collect();
-    if !launching.is_empty() {
+    if !refused.is_empty() {
         findings.push(Finding::new(
             name,
             format!(
-                "{name}: {} still launching (Pending): AWS refuses to unprotect {}",
-                launching.join(", "),
-                if launching.len() == 1 { "it" } else { "them" }
+                "{name}: {} {} not InService yet (still launching): AWS refuses to unprotect {}",
+                refused.join(", "),
+                if refused.len() == 1 { "is" } else { "are" },
+                if refused.len() == 1 { "it" } else { "them" }
             ),
-            "wait until they are InService (login-release ls-servers), then run again",
+            format!(
+                "wait until {} InService (login-release ls-servers -e {env} -r {role}), then run again",
+                if refused.len() == 1 { "it is" } else { "they are" }
+            ),
         ));
     }
     if opts.direction == Direction::Old && !opts.force {
@@ -948,10 +953,12 @@ mod tests {
             protected: true,
         });
         idp.instances[0].health = "Unhealthy".into();
+        // pivcac's extra instance is the one to unprotect: InService, since AWS refuses to
+        // unprotect one still Pending (that is a finding of its own, tested below).
         let mut pivcac = group("prod-pivcac", 1, 8);
         pivcac.instances.push(GroupInstance {
             id: "i-z-extra".into(),
-            lifecycle: "Pending".into(),
+            lifecycle: "InService".into(),
             health: "Healthy".into(),
             protected: true,
         });
@@ -1059,9 +1066,13 @@ mod tests {
         let p = plan_group(&s, "prod", &g, &[], &all, &opts);
         assert_eq!(p.unprotect, ["i-prod-idp-2"]);
         assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
-        assert!(p.findings[0]
-            .problem
-            .contains("i-prod-idp-2 still launching"));
+        assert!(
+            p.findings[0]
+                .problem
+                .contains("i-prod-idp-2 (Pending:Wait) is not InService yet"),
+            "{:?}",
+            p.findings
+        );
         // EC2 did not return i-1: it would sort as the oldest; say so instead.
         g.instances[2].lifecycle = "InService".into();
         let p = plan_group(
