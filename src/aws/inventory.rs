@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use tokio::task::JoinSet;
 
+use super::apply::call_error;
 use super::capacity::Field;
+use super::outcome::{CallError, Tracker};
 use super::{call_failed, Aws};
 
 /// DescribeTags takes at most 20 resource ARNs per call.
@@ -138,8 +140,15 @@ impl Aws {
         Ok(health)
     }
 
-    /// Sets one capacity field of a group (UpdateAutoScalingGroup with that field only).
-    pub async fn update_group_capacity(&self, group: &str, field: Field, value: i32) -> Result<()> {
+    /// Sets one capacity field of a group (UpdateAutoScalingGroup with that field only). The
+    /// error says whether the call may have been applied (a lost answer) or surely was not.
+    pub async fn update_group_capacity(
+        &self,
+        group: &str,
+        field: Field,
+        value: i32,
+    ) -> Result<(), CallError> {
+        let t = Tracker::default();
         let req = self
             .autoscaling
             .update_auto_scaling_group()
@@ -149,9 +158,11 @@ impl Aws {
             Field::Min => req.min_size(value),
             Field::Max => req.max_size(value),
         };
-        req.send()
+        req.customize()
+            .interceptor(t.clone())
+            .send()
             .await
-            .map_err(|e| call_failed("UpdateAutoScalingGroup", &e))?;
+            .map_err(|e| call_error("UpdateAutoScalingGroup", &e, &t))?;
         Ok(())
     }
 }

@@ -8,8 +8,10 @@ use anyhow::Result;
 use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
+use crate::aws::apply::CallStatus;
 use crate::aws::capacity::{self, Capacity, Change, Counts, Field};
 use crate::aws::fleet::{Group, ScheduledAction, RECYCLE_ONCE};
+use crate::aws::outcome::CallError;
 use crate::context::Context;
 use crate::error::{failed, preflight, AppError, Kind};
 use crate::plan::{self, Plan, Step};
@@ -253,7 +255,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
         return Ok(());
     }
-    aws.update_group_capacity(&name, field, count).await?;
+    if let Err(e) = aws.update_group_capacity(&name, field, count).await {
+        let from = before.get(field);
+        return Err(unapplied(e, &name, field, from, count, &cmd));
+    }
 
     // Verify: read the group back.
     let now_groups = aws.describe_groups(&want).await?;
@@ -287,6 +292,49 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     ctx.out
         .success(format!("{name} {} is now {count}", field.name()));
     Ok(())
+}
+
+/// The error of an UpdateAutoScalingGroup that did not succeed (issue 12, item 1). Refused or
+/// never sent: exit 1, nothing was changed. Answer lost: exit 4, outcome unknown, and the same
+/// command again is right either way (it finds the value set and does nothing, or sets it).
+fn unapplied(
+    e: CallError,
+    name: &str,
+    field: Field,
+    from: i32,
+    to: i32,
+    cmd: &str,
+) -> anyhow::Error {
+    let r = crate::error::report(&e.error);
+    let call = format!(
+        "UpdateAutoScalingGroup {name} ({} {from} -> {to})",
+        field.name()
+    );
+    let flag = match field {
+        Field::Desired => "",
+        Field::Min => " --min",
+        Field::Max => " --max",
+    };
+    match e.status {
+        CallStatus::Unknown => AppError::new(
+            Kind::Partial,
+            format!("asg-size: 0 of 1 change made, 1 outcome unknown, then {}", r.message),
+        )
+        .with_hint(format!(
+            "outcome unknown: {call}. Finish with: {cmd} {to}{flag} (right whether or not the              unknown change was applied); undo with: {cmd} {from}{flag}"
+        ))
+        .into(),
+        _ => AppError::new(
+            Kind::Failed,
+            format!("asg-size: nothing was changed: {}", r.message),
+        )
+        .with_hint(format!(
+            "{}: {call}. {}",
+            e.status.label(),
+            r.hint.unwrap_or_else(|| "run the command again when AWS answers".into())
+        ))
+        .into(),
+    }
 }
 
 fn describe(

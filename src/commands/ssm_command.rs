@@ -7,6 +7,8 @@ use anyhow::Result;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::aws::apply::CallStatus;
+use crate::aws::outcome::CallError;
 use crate::aws::Aws;
 use crate::context::{Context, Go};
 use crate::error::{self, AppError, Findings, Kind};
@@ -243,7 +245,20 @@ pub async fn execute(
         return Ok(());
     }
 
-    let command_id = client::send(aws, &spec).await?;
+    let sent_at = ctx.now();
+    let rerun = format!(
+        "login-release {command} {env} {role}{}{}",
+        if command == "ssm-command" {
+            format!(" {document}")
+        } else {
+            String::new()
+        },
+        if guarded_here { " --allow-prod" } else { "" }
+    );
+    let command_id = match client::send(aws, &spec).await {
+        Ok(id) => id,
+        Err(e) => return Err(unsent(e, &spec, sent_at, &rerun)),
+    };
     ctx.out
         .status(format!("sent command {command_id} ({doc_name} to {group})"));
 
@@ -500,6 +515,50 @@ fn print_results(ctx: &Context, invocations: &[&Invocation], show_output: bool) 
 }
 
 /// Running instances of the group, by its tag, in id order.
+/// The error of a SendCommand that did not succeed (issue 12, item 1). Refused or never sent:
+/// exit 1, nothing ran. Answer lost: exit 4, the command may be running; running it again
+/// blindly could run it twice, so the help says how to look for it first.
+fn unsent(e: CallError, spec: &SendSpec, sent_at: jiff::Timestamp, rerun: &str) -> anyhow::Error {
+    let r = crate::error::report(&e.error);
+    let call = format!(
+        "SendCommand {} (tag:{}={})",
+        spec.document, spec.tag_key, spec.tag_value
+    );
+    match e.status {
+        CallStatus::Unknown => {
+            let after = sent_at - jiff::SignedDuration::from_mins(1);
+            AppError::new(
+                Kind::Partial,
+                format!(
+                    "{}: 0 of 1 change made, 1 outcome unknown, then {}",
+                    spec.comment, r.message
+                ),
+            )
+            .with_hint(format!(
+                "outcome unknown: {call}: it may be running on the instances. Look for it before \
+                 running it again: `aws ssm list-commands --filters key=DocumentName,value={} \
+                 key=InvokedAfter,value={}`; if it is listed, follow it with `aws ssm \
+                 list-command-invocations --command-id ID --details`; if not, nothing was sent: \
+                 {rerun}",
+                spec.document,
+                crate::plan::rfc3339(after)
+            ))
+            .into()
+        }
+        _ => AppError::new(
+            Kind::Failed,
+            format!("{}: nothing was changed: {}", spec.comment, r.message),
+        )
+        .with_hint(format!(
+            "{}: {call}. {}",
+            e.status.label(),
+            r.hint
+                .unwrap_or_else(|| "run the command again when AWS answers".into())
+        ))
+        .into(),
+    }
+}
+
 async fn running_instances(aws: &Aws, group: &str) -> Result<Vec<String>> {
     use aws_sdk_ec2::types::Filter;
     let f = |name: &str, value: &str| Filter::builder().name(name).values(value).build();

@@ -4,6 +4,8 @@ use anyhow::Result;
 use aws_sdk_ssm::types::{CloudWatchOutputConfig, DocumentKeyValuesFilter, Target};
 
 use super::tracker::{parse_elapsed, CommandState, Invocation};
+use crate::aws::apply::{call_error, CallStatus};
+use crate::aws::outcome::{CallError, Tracker};
 use crate::aws::{call_failed, Aws};
 use crate::logs::pace::{error_code, is_throttling};
 
@@ -87,8 +89,10 @@ pub struct SendSpec {
     pub comment: String,
 }
 
-/// Sends the command to the instances with the tag; returns the command id.
-pub async fn send(aws: &Aws, spec: &SendSpec) -> Result<String> {
+/// Sends the command to the instances with the tag; returns the command id. The error says
+/// whether the command may have been sent all the same (a lost answer) or surely was not.
+pub async fn send(aws: &Aws, spec: &SendSpec) -> Result<String, CallError> {
+    let t = Tracker::default();
     let out = aws
         .ssm
         .send_command()
@@ -108,13 +112,19 @@ pub async fn send(aws: &Aws, spec: &SendSpec) -> Result<String> {
                 .build(),
         )
         .comment(&spec.comment)
+        .customize()
+        .interceptor(t.clone())
         .send()
         .await
-        .map_err(|e| call_failed("SendCommand", &e))?;
+        .map_err(|e| call_error("SendCommand", &e, &t))?;
     out.command()
         .and_then(|c| c.command_id())
         .map(str::to_string)
-        .ok_or_else(|| anyhow::anyhow!("SendCommand returned no command id"))
+        .ok_or_else(|| CallError {
+            // Accepted, but we cannot say which command it is: treat it as a lost answer.
+            status: CallStatus::Unknown,
+            error: anyhow::anyhow!("SendCommand returned no command id"),
+        })
 }
 
 /// ListCommands for one command id.

@@ -257,3 +257,90 @@ fn scale_remove_old_survives_every_lost_call() {
     });
     assert!(restored > 0);
 }
+
+#[test]
+fn asg_size_survives_a_lost_call() {
+    let (injected, failed, restored) = matrix(&Case {
+        args: &["asg-size", "prod", "idp", "6", "--yes"],
+        now: NOW.into(),
+        setup: nothing,
+    });
+    // One call: dropped before or after, the command cannot tell; both are exit 4 with the same
+    // command again, which finds 6 set (or sets it).
+    assert!(
+        restored > 0 && injected > restored,
+        "{failed} runs ended in exit 1"
+    );
+}
+
+/// SendCommand cannot be undone and running a document twice is not safe in general: a lost
+/// answer is exit 4 naming the listing that tells whether it was sent, and the re-run for when
+/// it was not.
+#[test]
+fn ssm_command_with_a_lost_answer_says_how_to_find_out_whether_it_ran() {
+    let mut injected = 0;
+    for (fault, sent) in [(Fault::DropBefore(1), 0), (Fault::DropAfter(1), 1)] {
+        let (moto, home) = prod();
+        crate::ssm_command::document(&moto, "prod-ssm-cmd-puma-restart");
+        let proxy = FaultProxy::start(moto.url(), fault);
+        let args = [
+            "ssm-command",
+            "prod",
+            "idp",
+            "puma-restart",
+            "--yes",
+            "--poll-interval",
+            "50ms",
+        ];
+        let o = through(&proxy.url, &home, NOW, &args, 1);
+        injected += 1;
+        let err = stderr(&o);
+        assert_eq!(code(&o), 4, "{fault:?}: {err}");
+        assert!(
+            err.contains("outcome unknown: SendCommand prod-ssm-cmd-puma-restart"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "aws ssm list-commands --filters key=DocumentName,value=prod-ssm-cmd-puma-restart"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "if not, nothing was sent: login-release ssm-command prod idp puma-restart"
+            ),
+            "{err}"
+        );
+        // What the listing would show: the emulator has the command exactly when it got it.
+        assert_eq!(crate::ssm_command::commands(&moto).len(), sent, "{fault:?}");
+        if sent == 0 {
+            let o = through(moto.url(), &home, NOW, &args, 1);
+            assert_eq!(code(&o), 0, "the re-run: {}", stderr(&o));
+            assert_eq!(crate::ssm_command::commands(&moto).len(), 1);
+        }
+    }
+    // Throttled: the retries get it through, once.
+    let (moto, home) = prod();
+    crate::ssm_command::document(&moto, "prod-ssm-cmd-puma-restart");
+    let proxy = FaultProxy::start(moto.url(), Fault::Throttle);
+    let o = through(
+        &proxy.url,
+        &home,
+        NOW,
+        &[
+            "ssm-command",
+            "prod",
+            "idp",
+            "puma-restart",
+            "--yes",
+            "--poll-interval",
+            "50ms",
+        ],
+        4,
+    );
+    assert_eq!(code(&o), 0, "throttled: {}", stderr(&o));
+    assert_eq!(crate::ssm_command::commands(&moto).len(), 1);
+    injected += proxy.throttled();
+    eprintln!("[\"ssm-command\", \"prod\", \"idp\", \"puma-restart\"]: 1 mutating call, {injected} faults injected ({} throttled), 2 exit 4 with the listing to check", proxy.throttled());
+}

@@ -23,7 +23,7 @@ fn seed(moto: &Moto, env: &str) {
     });
 }
 
-fn document(moto: &Moto, name: &str) {
+pub fn document(moto: &Moto, name: &str) {
     let content = serde_json::json!({
         "schemaVersion": "2.2",
         "description": "Restart passenger",
@@ -55,7 +55,7 @@ fn run(moto: &Moto, home: &std::path::Path, args: &[&str]) -> std::process::Outp
     c.output().unwrap()
 }
 
-fn commands(moto: &Moto) -> Vec<aws_sdk_ssm::types::Command> {
+pub fn commands(moto: &Moto) -> Vec<aws_sdk_ssm::types::Command> {
     moto.block_on(moto.aws.ssm.list_commands().send())
         .unwrap()
         .commands()
