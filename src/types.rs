@@ -216,6 +216,46 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Settings hold durations as people write them (`"5m"`); a bare number is seconds, as on the
+/// command line.
+impl<'de> serde::Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration (like 90s, 15m or 1h30m)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HumanDuration, E> {
+                Ok(HumanDuration::secs(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                u64::try_from(v)
+                    .map(HumanDuration::secs)
+                    .map_err(|_| E::custom("a duration is not negative"))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Written back in the short form when that is exact (`5m`), else in whole seconds.
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let short = format_duration(self.0);
+        if short.parse::<HumanDuration>().ok() == Some(*self) {
+            s.serialize_str(&short)
+        } else if self.0.subsec_nanos() == 0 {
+            s.collect_str(&format_args!("{}s", self.0.as_secs()))
+        } else {
+            s.collect_str(&format_args!("{}ms", self.0.as_millis()))
+        }
+    }
+}
+
 /// `0s`, `90s` is printed `1m30s`, `1h30m`, `2d3h`: the two largest units people need.
 pub fn format_duration(d: std::time::Duration) -> String {
     let total = d.as_secs();

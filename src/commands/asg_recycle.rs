@@ -73,16 +73,16 @@ impl RecycleFlags {
                 "recycle ALL with the default sizes, or name the role",
             ));
         }
-        let (spinup, spindown) = run::default_delays(ctx)?;
+        let defaults = &ctx.settings().recycle;
         Ok(RecycleRequest {
             env: env.to_string(),
             target,
             options: RecycleOptions {
                 skip_migration: self.skip_migration,
                 skip_worker: self.skip_worker,
-                spinup: self.spinup_delay.map_or(spinup, |d| d.0),
+                spinup: self.spinup_delay.unwrap_or(defaults.spinup_delay).0,
                 spinup_explicit: self.spinup_delay.is_some(),
-                spindown: self.spindown_delay.map_or(spindown, |d| d.0),
+                spindown: self.spindown_delay.unwrap_or(defaults.spindown_delay).0,
                 spindown_explicit: self.spindown_delay.is_some(),
                 immediate: self.immediate,
                 return_to: self.return_to,

@@ -10,7 +10,11 @@ use crate::output::{table, Format};
 #[command(
     after_help = "Layers, later wins: built-in defaults < ~/.config/login-release/config.toml \
 (or $LOGIN_RELEASE_CONFIG) < .login-release.toml at the top of the repository < LOGIN_RELEASE_<KEY> \
-environment variables (dots become underscores: LOGIN_RELEASE_GIT_REMOTE) < command flags."
+environment variables (dots become underscores: LOGIN_RELEASE_GIT_REMOTE) < command flags.
+
+The repository file may not set what decides where secrets go or which environments are \
+production (production, github.api_url, slack.webhook) unless your own config lists the key in \
+trust_repo_config."
 )]
 pub struct Args {
     /// Print only this key's value (for scripts), e.g. `naming.asg`.
@@ -70,6 +74,8 @@ fn display_value(e: &crate::config::Entry) -> String {
             .filter_map(|v| v.as_str())
             .collect::<Vec<_>>()
             .join(", "),
+        // `50`, not TOML's `50.0`: as the value is written in the README's tables.
+        (Some(toml::Value::Float(f)), _) => f.to_string(),
         (Some(v), _) => v.to_string(),
         (None, None) => String::new(),
     }

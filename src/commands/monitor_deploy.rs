@@ -418,10 +418,10 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
     check_args(args)?;
     let settings = ctx.settings();
     let groups = log_groups(ctx, &args.env, &args.role)?;
-    let thresholds = settings.monitor.thresholds()?;
-    let alpha = settings.monitor.alpha()?;
-    let lag = settings.monitor.ingestion_lag()?;
-    let pace = Pace::new(args.poll_interval.0, settings.monitor.query_timeout()?);
+    let thresholds = settings.monitor.thresholds();
+    let alpha = settings.monitor.alpha;
+    let lag = settings.monitor.ingestion_lag.0;
+    let pace = Pace::new(args.poll_interval.0, settings.monitor.query_timeout.0);
     let aws = ctx.aws().await?;
     let (shas, launched) = shas(ctx, aws, args).await?;
     check_groups(aws, &groups).await?;

@@ -138,24 +138,6 @@ pub struct RecycleOutcome {
     pub watched: Option<Vec<GroupProgress>>,
 }
 
-/// The recycle's settings-derived defaults (`recycle.spinup_delay`, `recycle.spindown_delay`).
-pub fn default_delays(ctx: &Context) -> Result<(Duration, Duration)> {
-    let parse = |key: &str, v: &str| -> Result<Duration> {
-        v.parse::<crate::types::HumanDuration>()
-            .map(|d| d.0)
-            .map_err(|e| {
-                AppError::new(Kind::Preflight, format!("setting `{key}`: {e}"))
-                    .with_hint("fix it in your config file or environment (`login-release config` shows where it comes from)")
-                    .into()
-            })
-    };
-    let r = &ctx.settings().recycle;
-    Ok((
-        parse("recycle.spinup_delay", &r.spinup_delay)?,
-        parse("recycle.spindown_delay", &r.spindown_delay)?,
-    ))
-}
-
 /// Preflight, plan, confirm, apply, verify (and watch) a recycle.
 pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutcome> {
     let aws = ctx.aws().await?;

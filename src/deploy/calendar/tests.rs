@@ -6,7 +6,7 @@ fn settings(days: &[&str], freeze: &[&str], tz: &str) -> DeploySettings {
         days: days.iter().map(|s| s.to_string()).collect(),
         freeze: freeze.iter().map(|s| s.to_string()).collect(),
         time_zone: tz.to_string(),
-        soak: "1h".into(),
+        soak: crate::types::HumanDuration::secs(3600),
         record_ref: "refs/login-release/deploys/{env}".into(),
     }
 }
