@@ -1068,6 +1068,65 @@ mod e2e {
         assert!(w.hook.requests().is_empty());
     }
 
+    /// Issue 12 item 10: `[github] api_url` in the repository's `.login-release.toml` would send
+    /// the user's token to a host the repository names. Refused, naming the key, before any call;
+    /// once the user's own config trusts the key, the same file does reach that host (so the
+    /// refusal, not a broken setup, is what kept the token home).
+    #[test]
+    fn a_repository_file_cannot_send_the_token_to_its_own_host() {
+        let w = World::new();
+        w.github_accepts_the_promotion(vec![]);
+        let elsewhere = FakeGitHub::start();
+        std::fs::write(
+            w.r.work.join(".login-release.toml"),
+            format!("[github]\napi_url = \"{}\"\n", elsewhere.url()),
+        )
+        .unwrap();
+        let run = || {
+            let mut c = w.cmd();
+            c.env_remove("GITHUB_API_URL");
+            let out = c
+                .args(["cut-rc", "--open-pr", "--dry-run"])
+                .output()
+                .unwrap();
+            w.assert_no_secrets(&out);
+            out
+        };
+        let out = run();
+        // What matters first: nothing went to the repository's host, least of all the token.
+        let calls = |reqs: &[crate::support::http::Request]| -> Vec<String> {
+            // Method and path only: the headers hold the token.
+            reqs.iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+        };
+        assert!(
+            elsewhere.server.requests().is_empty(),
+            "a call went to the host the repository named: {:?}",
+            calls(&elsewhere.server.requests())
+        );
+        let file = w.r.work.join(".login-release.toml");
+        assert_fails(
+            &out,
+            3,
+            &format!("{} sets `github.api_url`", file.display()),
+            "trust_repo_config = [\"github.api_url\"]",
+        );
+        assert!(stderr(&out).contains("help: put it in your user config"));
+        assert!(w.gh.requests().is_empty(), "refused before any call");
+
+        let user = w.r.home.join(".config/login-release/config.toml");
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        std::fs::write(&user, "trust_repo_config = [\"github.api_url\"]\n").unwrap();
+        run();
+        let reached = elsewhere.server.requests();
+        assert!(
+            reached
+                .iter()
+                .any(|r| r.header("authorization").is_some_and(|a| a.contains(TOKEN))),
+            "trusted, the repository's host is used: {:?}",
+            calls(&reached)
+        );
+    }
+
     #[test]
     fn cut_rc_reports_an_open_pr_instead_of_a_second_one() {
         let w = World::new();
