@@ -40,22 +40,49 @@ REPO=$SANDBOX/repo
 
 step "What runs in production now (runbook: no extra servers before deploying)" \
   ls-servers -e prod
-step "Capacity of the idp group" \
-  asg-size prod idp
 
-step "Changelog of what staging runs beyond production" \
-  -C "$REPO" changelog --source origin/main
-step "Cut the RC branch from what staging runs and open its promotion PR (the plan only: --dry-run)" \
-  -C "$REPO" cut-rc --open-pr --dry-run
-step "Cut the RC branch from what staging runs and open its promotion PR on the sandbox's GitHub" \
-  -C "$REPO" cut-rc --open-pr --yes | tee "$TMP/cut.txt"
-n=$((n + 1)) # that step ran in the pipeline's subshell
-PR=$(grep -o 'pull/[0-9]*' "$TMP/cut.txt" | head -n 1 | cut -d/ -f2)
-[ -n "$PR" ] || { echo "demo: cut-rc named no PR" >&2; exit 1; }
+# The sandbox's calendar allows Monday to Thursday; on any other day (or a federal holiday) the
+# rehearsal is an off-cycle deploy, exactly as it would be in production.
+OFFCYCLE=()
+if ! "$BIN" -C "$REPO" deploy status | grep -q "is a full-deploy day"; then
+  OFFCYCLE=(--off-cycle --reason "sandbox rehearsal outside the deploy calendar")
+fi
+# The rehearsal's pacing: poll GitHub and the fleet every second, give the monitor 2 minutes.
+PACE=(--poll-interval 1s --monitor-duration 2m)
 
-step "The reviewer (played by the sandbox) approves the promotion PR and merges it (a normal merge, never squash)" \
-  sandbox approve "$PR" --merge --dir "$SANDBOX"
-git -C "$SANDBOX/origin.git" log --oneline -1 stages/prod
+step "The release's plan: every preflight finding and the ten steps (--dry-run changes nothing)" \
+  -C "$REPO" deploy start idp --dry-run "${OFFCYCLE[@]}"
+
+# deploy_with_approval ARGS...: run `deploy ARGS` while the reviewer (played by the sandbox)
+# approves the promotion PR once deploy has opened it. deploy merges it itself (a normal merge).
+deploy_with_approval() {
+  printf '%s$ login-release --yes deploy %s%s\n' "$DIM" "$*" "$OFF"
+  "$BIN" -C "$REPO" --yes deploy "$@" &
+  local pid=$!
+  "$BIN" -q sandbox approve --wait 2m --dir "$SANDBOX" >/dev/null
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+banner "Release 1: deploy start, from cut to tag; the world moves by itself, the reviewer approves (the sandbox plays them)"
+deploy_with_approval start idp --checks-done "${PACE[@]}" "${OFFCYCLE[@]}"
+step "Where the release stands (from any clone: the record is on origin)" \
+  -C "$REPO" deploy status
+step "Production after the release: only the new instances, running = desired" \
+  ls-servers -e prod -r idp
+
+banner "Release 2: a developer's change lands on staging, but the new code returns 5xx in production"
+"$BIN" sandbox stage --dir "$SANDBOX"
+"$BIN" sandbox break errors --new-sha --rate 20% --dir "$SANDBOX"
+rc=0
+deploy_with_approval start idp --checks-done "${PACE[@]}" "${OFFCYCLE[@]}" || rc=$?
+[ "$rc" = 5 ] || { echo "demo: the release should have stopped at the monitor (exit 5), not exit $rc" >&2; exit 1; }
+echo "(the monitor failed the new code: exit $rc)"
+NEW=$(git -C "$SANDBOX/origin.git" rev-parse stages/prod) # what the new instances run
+step "Roll back: the quick fleet rollback, the revert PR, the retrospective reminder" \
+  -C "$REPO" --yes deploy rollback --reason "5xx on the new code"
+"$BIN" sandbox mend --dir "$SANDBOX"
 
 # wait_for N WHAT CMD...: the world moves by itself; poll CMD (quietly) until it succeeds.
 wait_for() {
@@ -68,36 +95,14 @@ wait_for() {
     sleep 0.5
   done
 }
-idp_count_is() { [ "$("$BIN" ls-servers -e prod -r idp -o ids | tr , '\n' | grep -c .)" = "$1" ]; }
-
-step "Recycle idp: migration instance now, idp and worker doubled in 15s, back to normal 20s later (the sandbox's timings: $SANDBOX/config.toml)" \
-  asg-recycle prod idp --yes
-step "Follow the migration until provision.sh finishes (the world provisions it; exit 5 had it been abandoned)" \
-  watch-migration prod --timeout 2m
-step "A second recycle is refused while this one is in progress" \
-  asg-recycle prod idp --yes || echo "(refused as expected: exit $?)"
-
-wait_for 60 "the scheduled scale-out: the world runs it at its time" idp_count_is 8
-step "New and old instances side by side (see the sha column), with load-balancer health" \
+runs_only() { ! "$BIN" ls-servers -e prod -r idp -o json | grep -q "$1"; }
+wait_for 90 "the groups to terminate the new code's instances" runs_only "$NEW"
+step "Production after the rollback: release 1's code again" \
   ls-servers -e prod -r idp
-step "Capacity during the recycle" \
-  asg-size prod idp
-step "Removing the old instances before the scale-down time is refused" \
-  scale-remove-old-instances prod ALL --yes || echo "(refused as expected: exit $?)"
-step "Wait for the scale-down, then remove scale-in protection from the old instances" \
-  scale-remove-old-instances prod ALL --wait --yes
-step "Running it again finds nothing to do" \
-  scale-remove-old-instances prod ALL --yes
-wait_for 60 "the groups to terminate the unprotected old instances" idp_count_is 4
-step "Production after the release: only the new instances, running = desired" \
-  ls-servers -e prod
+step "The record of the rolled-back release" \
+  -C "$REPO" deploy status
 step "What the world did meanwhile" \
   sandbox status --dir "$SANDBOX"
-
-step "Sign and push the release tag on stages/prod, and publish the GitHub release" \
-  -C "$REPO" tag-release --github-release --yes
-step "If it went wrong: the revert branch and the quick fleet rollback (the plan only)" \
-  -C "$REPO" rollback --rc 112 --fleet prod --dry-run
 
 banner "Done"
 echo "The sandbox stops now. To practise by hand: login-release sandbox up; eval \"\$(login-release sandbox env)\""

@@ -62,6 +62,9 @@ pub enum Sub {
     Mend(DirArg),
     /// Play the reviewer on the sandbox's GitHub: approve a PR (and with --merge, merge it).
     Approve(ApproveArgs),
+    /// Play the developers and staging: a change lands on origin's main and staging deploys it,
+    /// so there is a next release to cut.
+    Stage(StageArgs),
     /// The world simulator `sandbox up` starts (runs until the sandbox goes).
     #[command(hide = true)]
     WorldRun(DirArg),
@@ -107,9 +110,14 @@ pub struct ErrorsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {
-    /// The PR: its number, `#N`, or its URL.
+    /// The PR: its number, `#N`, or its URL [default: the one open promotion PR, into the
+    /// production branch].
     #[arg(value_name = "PR", value_parser = parse_pr)]
-    pub pr: u64,
+    pub pr: Option<u64>,
+    /// Without a PR: wait this long for the promotion PR to be opened (as a reviewer waits for
+    /// `deploy start` to open it).
+    #[arg(long, value_name = "DURATION", default_value = "0s", conflicts_with = "pr")]
+    pub wait: crate::types::HumanDuration,
     /// Merge it too, as the reviewer would on GitHub.
     #[arg(long)]
     pub merge: bool,
@@ -126,6 +134,19 @@ pub struct ApproveArgs {
 
 fn parse_pr(s: &str) -> std::result::Result<u64, String> {
     github::parse_pr(s).ok_or_else(|| format!("{s:?} is not a PR number, #N or a PR URL"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StageArgs {
+    /// The commit message of the change (with its changelog trailer).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "Remember the last sign-in method (#9110)\n\nchangelog: User-Facing Improvements, Sign In, Remember the last sign-in method"
+    )]
+    pub message: String,
+    #[command(flatten)]
+    pub dir: DirArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +168,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Sub::Status(a) => status(ctx, &a.dir),
         Sub::Break(a) => break_world(ctx, a.fault),
         Sub::Mend(a) => mend(ctx, &a.dir),
+        Sub::Stage(a) => stage(ctx, a),
         Sub::Approve(a) => approve(ctx, a),
         Sub::WorldRun(a) => {
             let dir = absolute(&a.dir)?;
@@ -730,6 +752,31 @@ fn fleet_shas(dir: &Path) -> Result<Vec<String>> {
     Ok(shas)
 }
 
+/// A change lands on main and staging's deploy.json names it (what `deploy start` cuts next).
+fn stage(ctx: &Context, args: StageArgs) -> Result<()> {
+    let state = load_up(&args.dir.dir)?;
+    let message = args.message.replace("\\n", "\n");
+    let facts = world::land_change(&state.dir, &message, ctx.now())?;
+    world::write_atomic(
+        &state.dir.join("www/api/deploy.json"),
+        &world::deploy_json(&facts, ctx.now()),
+    )?;
+    if ctx.out.is_json() {
+        return ctx.out.json(
+            "sandbox stage",
+            &serde_json::json!({ "main": facts.main_sha, "staging": facts.main_sha, "prod": facts.prod_sha }),
+        );
+    }
+    ctx.out.data(format!(
+        "landed         {} on main: {}",
+        &facts.main_sha[..9],
+        message.lines().next().unwrap_or_default()
+    ));
+    ctx.out
+        .success(format!("staging runs {} now", &facts.main_sha[..9]));
+    Ok(())
+}
+
 fn mend(ctx: &Context, dir_arg: &Path) -> Result<()> {
     let state = load_up(dir_arg)?;
     let faults = Faults::load(&state.dir)?;
@@ -761,7 +808,10 @@ fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
         ));
     };
     let remote = github::Remote::new(gh.port);
-    let n = args.pr;
+    let n = match args.pr {
+        Some(n) => n,
+        None => wait_for_promotion_pr(ctx, &remote, &args)?,
+    };
     let review = remote.approve(n, &args.reviewer)?;
     let mut doc = serde_json::json!({ "pr": n, "reviewer": args.reviewer, "review": review });
     if !ctx.out.is_json() {
@@ -804,6 +854,37 @@ fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The one open PR into the production branch, waiting up to `--wait` for it.
+fn wait_for_promotion_pr(ctx: &Context, remote: &github::Remote, args: &ApproveArgs) -> Result<u64> {
+    let base = &ctx.settings().git.prod_branch;
+    let deadline = std::time::Instant::now() + args.wait.0;
+    loop {
+        let open = remote.open_pulls_into(base)?;
+        match open.as_slice() {
+            [n] => return Ok(*n),
+            [] if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(500))
+            }
+            [] => {
+                return Err(preflight(
+                    format!("no promotion PR into {base} is open on the sandbox's GitHub"),
+                    format!(
+                        "open one (`login-release deploy start`, or `cut-rc --open-pr`), or wait for it: `login-release sandbox approve --wait 2m{}`",
+                        hint_dir(&args.dir.dir)
+                    ),
+                ))
+            }
+            many => {
+                let list: Vec<String> = many.iter().map(|n| format!("#{n}")).collect();
+                return Err(crate::error::usage(
+                    format!("{} PRs into {base} are open: {}", many.len(), list.join(", ")),
+                    "name the one to approve: `login-release sandbox approve N`",
+                ));
+            }
+        }
+    }
 }
 
 /// Sandbox-only commands refuse anything but the emulator on this machine.

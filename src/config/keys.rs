@@ -239,6 +239,8 @@ macro_rules! settings {
         }
 
         impl $crate::config::keys::Describe for $name {
+            // A key with every flag set leaves nothing for `..Flags::NONE` to fill.
+            #[allow(clippy::needless_update)]
             fn describe(
                 prefix: &str,
                 _help: &'static str,

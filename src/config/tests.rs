@@ -89,7 +89,9 @@ fn typed_values_parse_at_load_and_a_bad_one_names_its_key_and_layer() {
     assert_eq!(c.settings.monitor.alpha, 0.01);
     assert_eq!(c.settings.deploy.soak.as_secs(), 5400);
     assert_eq!(c.settings.monitor.allowed_5xx_points, 0.5);
-    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+    // (user file, environment, expected error)
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             Some("[deploy]\nsoak = \"soon\"\n"),
             &[],

@@ -308,6 +308,20 @@ impl Remote {
         self.get("/_sandbox/state")
     }
 
+    /// The numbers of the open PRs into `base`, lowest first.
+    pub fn open_pulls_into(&self, base: &str) -> Result<Vec<u64>> {
+        let state = self.state()?;
+        let mut open: Vec<u64> = state["pulls"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, pr)| pr["state"] == "open" && pr["base_ref"] == base)
+            .filter_map(|(n, _)| n.parse().ok())
+            .collect();
+        open.sort_unstable();
+        Ok(open)
+    }
+
     pub fn get(&self, path: &str) -> Result<Value> {
         self.request("GET", path, None)
     }

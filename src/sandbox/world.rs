@@ -383,6 +383,39 @@ pub fn build_repo(dir: &Path, now: Timestamp) -> Result<RepoFacts> {
     })
 }
 
+/// A developer's change lands on origin's `main` (made in a throw-away clone, so the release
+/// manager's clone is left as it is): the next release's code. Returns the new facts.
+pub fn land_change(dir: &Path, message: &str, now: Timestamp) -> Result<RepoFacts> {
+    let dev = dir.join("dev-clone");
+    let _ = std::fs::remove_dir_all(&dev);
+    let origin = dir.join("origin.git").display().to_string();
+    git(dir, &["clone", "-q", "-b", "main", &origin, "dev-clone"], &[])?;
+    let file = dev.join("app/services/landed_changes.rb");
+    std::fs::create_dir_all(file.parent().expect("a file in a folder"))?;
+    let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.push_str(&format!("# {}\n", message.lines().next().unwrap_or(message)));
+    std::fs::write(&file, text)?;
+    git(&dev, &["add", "app/services/landed_changes.rb"], &[])?;
+    let date = format!("{} +0000", now.as_second());
+    let who = [
+        ("GIT_AUTHOR_NAME", "Ada Developer".to_string()),
+        ("GIT_AUTHOR_EMAIL", "ada@example.gov".to_string()),
+        ("GIT_AUTHOR_DATE", date.clone()),
+        ("GIT_COMMITTER_NAME", "GitHub".to_string()),
+        ("GIT_COMMITTER_EMAIL", "noreply@github.com".to_string()),
+        ("GIT_COMMITTER_DATE", date),
+    ];
+    git(&dev, &["commit", "-q", "-m", message], &who)?;
+    git(&dev, &["push", "-q", "origin", "main"], &[])?;
+    let facts = RepoFacts {
+        main_sha: git(&dev, &["rev-parse", "main"], &[])?,
+        main_date: git(&dev, &["log", "-1", "--format=%cI", "main"], &[])?,
+        prod_sha: git(&dev, &["rev-parse", "origin/stages/prod"], &[])?,
+    };
+    std::fs::remove_dir_all(&dev)?;
+    Ok(facts)
+}
+
 /// Sets a config value in the sandbox clone.
 pub fn git_config(repo: &Path, key: &str, value: &str) -> Result<()> {
     git(repo, &["config", key, value], &[]).map(|_| ())

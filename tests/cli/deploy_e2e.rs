@@ -140,12 +140,11 @@ impl Sandbox {
 
     /// The number of the one open promotion PR, once there is one.
     fn open_pr(&self) -> Option<u64> {
-        let state = self.github.state().ok()?;
-        state["pulls"].as_object()?.iter().find_map(|(n, pr)| {
-            (pr["state"] == "open" && pr["base_ref"] == "stages/prod")
-                .then(|| n.parse().ok())
-                .flatten()
-        })
+        self.github
+            .open_pulls_into("stages/prod")
+            .ok()?
+            .first()
+            .copied()
     }
 
     fn sandbox(&self, args: &[&str]) -> std::process::Output {
@@ -325,6 +324,11 @@ fn a_monitor_fail_stops_the_release_and_deploy_rollback_brings_production_back()
     let record = sb.record();
     assert_eq!(record["lifecycle"]["state"], "active");
     assert!(step_states(&record).contains(&"monitor=failed".to_string()));
+    // The instances the world launched for the release carry the merge on stages/prod.
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    assert_ne!(new_sha, old_sha);
+    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
+    assert!(ls.contains(&new_sha), "the new code serves before the rollback: {ls}");
 
     let out = sb.run(&[
         "--yes",
@@ -341,8 +345,7 @@ fn a_monitor_fail_stops_the_release_and_deploy_rollback_brings_production_back()
     wait_for(90, "the new instances to go", || {
         let ls = sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]);
         let text = stdout(&ls);
-        (text.contains(&old_sha) && !text.contains(&sb.origin(&["rev-parse", "stages/prod^2"])))
-            .then_some(())
+        (text.contains(&old_sha) && !text.contains(&new_sha)).then_some(())
     });
     // The revert branch and PR exist.
     let state = sb.github.state().unwrap();

@@ -1096,7 +1096,9 @@ mod e2e {
         // What matters first: nothing went to the repository's host, least of all the token.
         let calls = |reqs: &[crate::support::http::Request]| -> Vec<String> {
             // Method and path only: the headers hold the token.
-            reqs.iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+            reqs.iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect()
         };
         assert!(
             elsewhere.server.requests().is_empty(),

@@ -13,6 +13,7 @@ mod cut_rc;
 mod deploy;
 mod deploy_e2e;
 mod deploy_record;
+mod demo;
 mod docs;
 mod faults;
 mod github;

@@ -283,7 +283,8 @@ async fn recycle(s: &mut Session<'_>) -> Result<End> {
             .status(format!("recycle: {why}; not recycling again"));
         return Ok(End::Done(Some(json!({ "already": why }))));
     }
-    let (spinup, spindown) = recycle_run::default_delays(s.ctx)?;
+    let delays = &s.ctx.settings().recycle;
+    let (spinup, spindown) = (delays.spinup_delay.0, delays.spindown_delay.0);
     let req = RecycleRequest {
         env: s.env().to_string(),
         target: Target::parse(role_of(s.opts.app)),
@@ -310,7 +311,7 @@ async fn migration(s: &mut Session<'_>) -> Result<End> {
             json!({"skipped": "pki has no migration instance"}),
         )));
     }
-    let (spinup, _) = recycle_run::default_delays(s.ctx)?;
+    let spinup = s.ctx.settings().recycle.spinup_delay.0;
     let args = watch_migration::Args {
         env: env_of(s)?,
         instance: None,
@@ -532,7 +533,7 @@ async fn remove_old(s: &mut Session<'_>) -> Result<End> {
 // 9. Soak and the manual checks
 
 async fn soak(s: &mut Session<'_>, flags: &RunFlags) -> Result<End> {
-    let soak = crate::deploy::soak(s.ctx.settings())?;
+    let soak = s.ctx.settings().deploy.soak.0;
     // Counted from the removal of the old instances, so a resume does not start the hour again.
     let from = match &s.record().step(Step::RemoveOld).state {
         StepState::Done { ended, .. } => *ended,
