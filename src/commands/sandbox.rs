@@ -116,7 +116,12 @@ pub struct ApproveArgs {
     pub pr: Option<u64>,
     /// Without a PR: wait this long for the promotion PR to be opened (as a reviewer waits for
     /// `deploy start` to open it).
-    #[arg(long, value_name = "DURATION", default_value = "0s", conflicts_with = "pr")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        conflicts_with = "pr"
+    )]
     pub wait: crate::types::HumanDuration,
     /// Merge it too, as the reviewer would on GitHub.
     #[arg(long)]
@@ -857,7 +862,11 @@ fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
 }
 
 /// The one open PR into the production branch, waiting up to `--wait` for it.
-fn wait_for_promotion_pr(ctx: &Context, remote: &github::Remote, args: &ApproveArgs) -> Result<u64> {
+fn wait_for_promotion_pr(
+    ctx: &Context,
+    remote: &github::Remote,
+    args: &ApproveArgs,
+) -> Result<u64> {
     let base = &ctx.settings().git.prod_branch;
     let deadline = std::time::Instant::now() + args.wait.0;
     loop {

@@ -389,11 +389,18 @@ pub fn land_change(dir: &Path, message: &str, now: Timestamp) -> Result<RepoFact
     let dev = dir.join("dev-clone");
     let _ = std::fs::remove_dir_all(&dev);
     let origin = dir.join("origin.git").display().to_string();
-    git(dir, &["clone", "-q", "-b", "main", &origin, "dev-clone"], &[])?;
+    git(
+        dir,
+        &["clone", "-q", "-b", "main", &origin, "dev-clone"],
+        &[],
+    )?;
     let file = dev.join("app/services/landed_changes.rb");
     std::fs::create_dir_all(file.parent().expect("a file in a folder"))?;
     let mut text = std::fs::read_to_string(&file).unwrap_or_default();
-    text.push_str(&format!("# {}\n", message.lines().next().unwrap_or(message)));
+    text.push_str(&format!(
+        "# {}\n",
+        message.lines().next().unwrap_or(message)
+    ));
     std::fs::write(&file, text)?;
     git(&dev, &["add", "app/services/landed_changes.rb"], &[])?;
     let date = format!("{} +0000", now.as_second());

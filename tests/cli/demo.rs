@@ -39,7 +39,11 @@ fn make_demo_rehearses_a_release_and_a_rollback() {
     let left: Vec<_> = std::fs::read_dir(home.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("login-release-demo"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("login-release-demo")
+        })
         .collect();
     assert!(left.is_empty(), "the demo left {left:?}");
 }

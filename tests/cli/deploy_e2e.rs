@@ -89,7 +89,8 @@ impl Sandbox {
 
     /// Starts a command in the background, its output to files in the sandbox directory.
     fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
-        let mut c = crate::support::std_cmd(&self.home, assert_cmd::cargo::cargo_bin("login-release"));
+        let mut c =
+            crate::support::std_cmd(&self.home, assert_cmd::cargo::cargo_bin("login-release"));
         for (k, v) in &self.exports {
             c.env(k, v);
         }
@@ -328,7 +329,10 @@ fn a_monitor_fail_stops_the_release_and_deploy_rollback_brings_production_back()
     let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
     assert_ne!(new_sha, old_sha);
     let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
-    assert!(ls.contains(&new_sha), "the new code serves before the rollback: {ls}");
+    assert!(
+        ls.contains(&new_sha),
+        "the new code serves before the rollback: {ls}"
+    );
 
     let out = sb.run(&[
         "--yes",
