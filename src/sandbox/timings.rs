@@ -26,12 +26,12 @@ spindown_delay = \"20s\"
 # fewer requests and attempts than production's thousands.
 [monitor]
 ingestion_lag = \"2s\"
-min_requests = \"200\"
-min_attempts = \"20\"
+min_requests = 200
+min_attempts = 20
 # ... and its allowances fit those counts: with a few thousand requests a side, production's
 # 0.1 point could never be shown, so a rehearsal of identical code would never PASS.
-allowed_5xx_points = \"1\"
-allowed_success_drop_points = \"10\"
+allowed_5xx_points = 1.0
+allowed_success_drop_points = 10.0
 # `deploy` in the rehearsal: a short soak, and every working day a deploy day (a weekend or a
 # federal holiday still needs `deploy start --off-cycle --reason`).
 [deploy]
