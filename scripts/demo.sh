@@ -72,11 +72,18 @@ step "Where the release stands (from any clone: the record is on origin)" \
 step "Production after the release: only the new instances, running = desired" \
   ls-servers -e prod -r idp
 
-banner "Release 2: a developer's change lands on staging, but the new code returns 5xx in production"
-"$BIN" sandbox stage --dir "$SANDBOX"
+banner "Release 2: a hotfix lands on main and is patched onto production, but the new code returns 5xx"
+"$BIN" sandbox stage --message "Fix the remembered sign-in method (#9110)" --dir "$SANDBOX"
+FIX=$(git -C "$SANDBOX/origin.git" rev-parse main)
 "$BIN" sandbox break errors --new-sha --rate 20% --dir "$SANDBOX"
+# A patch may run on any working day; on a weekend or a holiday it is an emergency (off-cycle):
+# its preflight (a dry run) says which, and the real start shows any other finding.
+PATCH_OFFCYCLE=()
+if ! "$BIN" -C "$REPO" deploy start idp --patch --cherry-pick "$FIX" --dry-run >/dev/null 2>&1; then
+  PATCH_OFFCYCLE=(--off-cycle --reason "sandbox rehearsal of an emergency patch")
+fi
 rc=0
-deploy_with_approval start idp --checks-done "${PACE[@]}" "${OFFCYCLE[@]}" || rc=$?
+deploy_with_approval start idp --patch --cherry-pick "$FIX" --checks-done "${PACE[@]}" "${PATCH_OFFCYCLE[@]}" || rc=$?
 [ "$rc" = 5 ] || { echo "demo: the release should have stopped at the monitor (exit 5), not exit $rc" >&2; exit 1; }
 echo "(the monitor failed the new code: exit $rc)"
 NEW=$(git -C "$SANDBOX/origin.git" rev-parse stages/prod) # what the new instances run

@@ -231,8 +231,6 @@ pub enum TransitionError {
     Unfinished { first: Step },
     /// Abort, steal and off-cycle need a reason.
     EmptyReason,
-    /// Off-cycle applies to full deploys only (patches may run on any working day).
-    OffCycleNotFull,
 }
 
 impl fmt::Display for TransitionError {
@@ -254,9 +252,6 @@ impl fmt::Display for TransitionError {
                 write!(f, "the release cannot end: step `{first}` is not done")
             }
             TransitionError::EmptyReason => f.write_str("a reason is required"),
-            TransitionError::OffCycleNotFull => {
-                f.write_str("--off-cycle is for full deploys; a patch may run on any working day")
-            }
         }
     }
 }
@@ -290,10 +285,11 @@ fn reason_text(reason: &str) -> Result<String, TransitionError> {
 impl Record {
     /// A new, active release held by its starter, every step pending.
     pub fn begin(start: Start) -> Result<Record, TransitionError> {
-        let off_cycle_reason = match (&start.off_cycle_reason, start.kind) {
-            (None, _) => None,
-            (Some(_), DeployKind::Patch) => return Err(TransitionError::OffCycleNotFull),
-            (Some(r), DeployKind::Full) => Some(reason_text(r)?),
+        // A patch is off-cycle only on a weekend or a holiday (an emergency fix); the reason is
+        // recorded the same way for both kinds.
+        let off_cycle_reason = match &start.off_cycle_reason {
+            None => None,
+            Some(r) => Some(reason_text(r)?),
         };
         Ok(Record {
             schema_version: SCHEMA_VERSION,
@@ -752,7 +748,8 @@ mod tests {
             actor: actor("ann"),
             now: t(0),
         };
-        assert_eq!(Record::begin(base()), Err(TransitionError::OffCycleNotFull));
+        let patch = Record::begin(base()).unwrap();
+        assert_eq!(patch.off_cycle_reason.as_deref(), Some("sev1"));
         let full = Start {
             kind: DeployKind::Full,
             off_cycle_reason: Some(" ".into()),

@@ -96,7 +96,8 @@ pub struct StartArgs {
     /// Commits to pick onto the patch branch, in order.
     #[arg(long = "cherry-pick", value_name = "SHA", num_args = 1.., requires = "patch")]
     pub cherry_pick: Vec<String>,
-    /// A full deploy outside the deploy calendar (recorded and announced).
+    /// A deploy outside the deploy calendar (recorded and announced): a full deploy off its
+    /// days, or an emergency patch on a weekend or a holiday.
     #[arg(long, requires = "reason")]
     pub off_cycle: bool,
     /// Why: for --off-cycle and --steal.

@@ -50,12 +50,6 @@ pub async fn run(ctx: &Context, req: &Request<'_>, store: &Store<'_>) -> Result<
     );
 
     // The calendar.
-    if req.off_cycle && req.opts.kind == DeployKind::Patch {
-        f.add(
-            "--off-cycle is for full deploys; a patch may run on any working day",
-            "leave --off-cycle out",
-        );
-    }
     if let Some(cal) = check(&mut f, Calendar::from_settings(&s.deploy)) {
         let today = cal.today(ctx.now());
         let verdict = cal.check(today, req.opts.kind);
