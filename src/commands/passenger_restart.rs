@@ -7,9 +7,6 @@ use crate::commands::ssm_command::{self, SendOptions};
 use crate::context::Context;
 use crate::types::Env;
 
-/// The runbook's banner (2022-03-15), printed in every production plan.
-pub const PROD_WARNING: &str = "passenger-restart is NOT safe for production: it restarts passenger on each instance in place and drops the requests in flight instead of rotating instances; use it only in an emergency";
-
 const AFTER_HELP: &str = "\
 Examples:
   login-release passenger-restart staging idp

@@ -115,14 +115,15 @@ fn guarded(env: &str, role: &str, document: &str) -> anyhow::Error {
 /// The warning every production plan of a guarded document carries (after --allow-prod).
 fn guard_warning(document: &str) -> String {
     if document == "passenger-restart" {
-        format!(
-            "WARNING: {}",
-            crate::commands::passenger_restart::PROD_WARNING
-        )
+        format!("WARNING: {}", PASSENGER_RESTART_WARNING)
     } else {
         format!("WARNING: `{document}` is guarded in production (ssm.guarded_documents): it drops live requests; use it only in an emergency")
     }
 }
+
+/// The runbook's banner (2022-03-15), printed in every production plan that runs
+/// passenger-restart, however invoked (here, since this module owns the guard).
+pub const PASSENGER_RESTART_WARNING: &str = "passenger-restart is NOT safe for production: it restarts passenger on each instance in place and drops the requests in flight instead of rotating instances; use it only in an emergency";
 
 #[derive(Serialize)]
 struct Doc<'a> {
