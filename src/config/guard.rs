@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use figment::Figment;
 
-use super::keys;
 use super::layers::Layer;
+use super::settings;
 use crate::error::{AppError, Kind};
 
 /// `trust_repo_config` from the user's own layers; each entry must name a guarded key.
@@ -17,7 +17,7 @@ pub fn trusted_keys(own: &Figment) -> Result<Vec<String>> {
     let trusted: Vec<String> = own
         .extract_inner("trust_repo_config")
         .context("reading trust_repo_config")?;
-    let guarded: Vec<&str> = keys::all()
+    let guarded: Vec<&str> = settings::keys()
         .iter()
         .filter(|d| d.flags.guarded && d.key != "trust_repo_config")
         .map(|d| d.key.as_str())
@@ -51,7 +51,7 @@ pub fn refuse_guarded(
     user_file: Option<&Path>,
 ) -> Result<()> {
     let refused = repo.keys().into_iter().find(|key| {
-        keys::find(key).is_some_and(|d| d.flags.guarded) && !trusted.iter().any(|t| t == key)
+        settings::find(key).is_some_and(|d| d.flags.guarded) && !trusted.iter().any(|t| t == key)
     });
     let Some(key) = refused else { return Ok(()) };
     let user = user_file.map_or_else(

@@ -4,8 +4,6 @@
 //! read from `LOGIN_RELEASE_*`, what type a file must give it) is derived from the field types
 //! through [`Describe`], so there is no second table to keep in step.
 
-use std::sync::OnceLock;
-
 use figment::value::Value;
 use serde::de::DeserializeOwned;
 
@@ -146,16 +144,6 @@ pub fn describe<S: Describe>() -> Vec<KeyDoc> {
     let mut out = Vec::new();
     S::describe("", "", Flags::NONE, &mut out);
     out
-}
-
-/// The keys of [`crate::config::Settings`], derived once.
-pub fn all() -> &'static [KeyDoc] {
-    static KEYS: OnceLock<Vec<KeyDoc>> = OnceLock::new();
-    KEYS.get_or_init(describe::<crate::config::Settings>)
-}
-
-pub fn find(key: &str) -> Option<&'static KeyDoc> {
-    all().iter().find(|d| d.key == key)
 }
 
 pub fn join(prefix: &str, field: &str) -> String {

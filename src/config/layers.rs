@@ -6,15 +6,37 @@
 //! naming the file, and `LOGIN_RELEASE_*` values are read by the field's type (a list is
 //! comma-separated, `yes` is true), where figment's `Env` has its own value grammar.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use serde::Serialize;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::keys::{self, KeyDoc};
-use super::Source;
+use super::settings::{self, Settings};
 use crate::error::{AppError, Kind};
+
+/// Where a setting's value came from, for `login-release config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "at")]
+pub enum Source {
+    Default,
+    UserFile(PathBuf),
+    RepoFile(PathBuf),
+    Env(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::UserFile(p) | Source::RepoFile(p) => write!(f, "{}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+        }
+    }
+}
 
 /// Environment variables with our prefix that are not settings.
 const ENV_NOT_SETTINGS: &[&str] = &[
@@ -74,7 +96,7 @@ impl Provider for Layer {
 }
 
 impl Layer {
-    pub fn defaults(settings: &super::Settings) -> Result<Self> {
+    pub fn defaults(settings: &Settings) -> Result<Self> {
         let dict = Value::serialize(settings)
             .context("serializing the defaults")?
             .into_dict()
@@ -115,7 +137,7 @@ impl Layer {
             .context("a TOML document is a table")?;
         let file = path.display().to_string();
         for (key, value) in leaves(&dict) {
-            let def = keys::find(&key).ok_or_else(|| unknown_key(&key, &file))?;
+            let def = settings::find(&key).ok_or_else(|| unknown_key(&key, &file))?;
             if !(def.accepts)(value) {
                 return Err(wrong_type(def, &file));
             }
@@ -140,7 +162,7 @@ impl Layer {
             if ENV_NOT_SETTINGS.contains(&var.as_str()) {
                 continue;
             }
-            let Some(def) = keys::all().iter().find(|d| d.env_name() == var) else {
+            let Some(def) = settings::keys().iter().find(|d| d.env_name() == var) else {
                 warnings.push(unknown_env(&var, rest));
                 continue;
             };
@@ -230,7 +252,7 @@ fn insert(root: &mut Value, key: &str, value: Value) {
 }
 
 fn unknown_key(key: &str, file: &str) -> anyhow::Error {
-    let guess = crate::error::closest(key, keys::all().iter().map(|d| d.key.as_str()), 3);
+    let guess = crate::error::closest(key, settings::keys().iter().map(|d| d.key.as_str()), 3);
     let hint = match guess {
         Some(g) => format!("did you mean `{g}`? `login-release config` lists every key"),
         None => "`login-release config` lists every key".to_string(),
@@ -244,7 +266,7 @@ fn unknown_key(key: &str, file: &str) -> anyhow::Error {
 }
 
 fn wrong_type(def: &KeyDoc, file: &str) -> anyhow::Error {
-    let default = super::default_value(&def.key)
+    let default = settings::default_value(&def.key)
         .map(|v| v.to_string())
         .unwrap_or_default();
     AppError::new(
@@ -256,7 +278,7 @@ fn wrong_type(def: &KeyDoc, file: &str) -> anyhow::Error {
 }
 
 fn unknown_env(var: &str, rest: &str) -> String {
-    let names: Vec<String> = keys::all().iter().map(KeyDoc::env_name).collect();
+    let names: Vec<String> = settings::keys().iter().map(KeyDoc::env_name).collect();
     match crate::error::closest(var, &names, 3) {
         Some(g) => format!("ignoring unknown setting {var} (did you mean {g}?)"),
         None => format!(

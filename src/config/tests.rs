@@ -291,7 +291,7 @@ fn the_user_can_trust_the_repository_with_a_guarded_key() {
 
 #[test]
 fn every_key_is_described_once_from_the_structs() {
-    let keys: Vec<&str> = keys::all().iter().map(|d| d.key.as_str()).collect();
+    let keys: Vec<&str> = super::settings::keys().iter().map(|d| d.key.as_str()).collect();
     let mut unique = keys.clone();
     unique.sort();
     unique.dedup();
@@ -301,11 +301,11 @@ fn every_key_is_described_once_from_the_structs() {
     assert!(keys.contains(&"monitor.query_timeout"));
     assert!(keys.contains(&"deploy.record_ref"));
     assert!(
-        keys::all().iter().all(|d| !d.help.is_empty()),
+        super::settings::keys().iter().all(|d| !d.help.is_empty()),
         "a key without help"
     );
     let flagged = |f: fn(&keys::Flags) -> bool| -> Vec<&str> {
-        keys::all()
+        super::settings::keys()
             .iter()
             .filter(|d| f(&d.flags))
             .map(|d| d.key.as_str())
