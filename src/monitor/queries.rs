@@ -28,8 +28,14 @@ pub fn discovery() -> String {
 }
 
 /// Per sha: requests, 5xx responses, and the instances (log streams) that logged a request.
+///
+/// Logs Insights documents comparisons (`>=`) for `filter` only, and arithmetic and numeric
+/// functions for `fields`; so the 5xx flag is arithmetic: `floor(status / 500)` is 1 for the
+/// statuses 500 to 599 and 0 below 500 (HTTP statuses are 100 to 599), and `sum` counts them.
+/// `count_distinct` is exact for small counts like instances (approximate only at very high
+/// cardinality, as documented).
 pub fn requests() -> String {
-    "fields @timestamp, git_sha, status >= 500 as is_5xx\n\
+    "fields @timestamp, git_sha, floor(status / 500) as is_5xx\n\
      | filter ispresent(status) and ispresent(action)\n\
      | stats count(*) as requests, sum(is_5xx) as errors_5xx, count_distinct(@logStream) as instances by git_sha"
         .to_string()
@@ -48,13 +54,16 @@ fn event_names() -> [&'static str; 5] {
 }
 
 /// Per sha and event name: attempts and successes of the critical flows.
+///
+/// The success flag is a JSON boolean, which Logs Insights reads as 1 or 0: `sum` of it counts
+/// the successes (a comparison like `= 1` is not documented inside `fields`).
 pub fn events() -> String {
     let names: Vec<String> = event_names()
         .iter()
         .map(|n| format!("\"{}\"", n.replace('"', "\\\"")))
         .collect();
     format!(
-        "fields @timestamp, name, properties.git_sha as git_sha, properties.event_properties.success = 1 as ok\n\
+        "fields @timestamp, name, properties.git_sha as git_sha, properties.event_properties.success as ok\n\
          | filter name in [{}]\n\
          | stats count(*) as attempts, sum(ok) as successes by name, git_sha",
         names.join(", ")
@@ -207,12 +216,51 @@ mod tests {
     #[test]
     fn queries_count_and_never_divide() {
         for q in [discovery(), requests(), events()] {
-            assert!(!q.contains(" / "), "divisions are ours: {q}");
+            // Rates are divided by us; the only division in a query is the 5xx flag's, by a
+            // constant (never by a count, so never by zero).
+            for (i, _) in q.match_indices(" / ") {
+                assert!(
+                    q[i + 3..].starts_with(|c: char| c.is_ascii_digit()),
+                    "divisions are ours: {q}"
+                );
+            }
             assert!(q.contains("stats "), "{q}");
         }
         assert!(requests().contains("by git_sha"));
         assert!(events().contains("\"Multi-Factor Authentication\""));
         assert!(events().contains("\"IdV: doc auth image upload vendor submitted\""));
+    }
+
+    /// The exact text sent to Logs Insights, so a change of the query is a reviewed diff. Every
+    /// command, function and operator here is in AWS's documented query syntax: `fields` with
+    /// aliases, arithmetic and `floor`; `filter` with `ispresent`, `and` and `in [...]`; `stats`
+    /// with `count(*)`, `sum`, `min`, `count_distinct` and `by`. No comparison outside `filter`.
+    #[test]
+    fn the_query_text_is_pinned() {
+        assert_eq!(
+            discovery(),
+            "fields @timestamp, git_sha\n\
+             | filter ispresent(status) and ispresent(action)\n\
+             | stats min(@timestamp) as first_seen, count(*) as requests by git_sha"
+        );
+        assert_eq!(
+            requests(),
+            "fields @timestamp, git_sha, floor(status / 500) as is_5xx\n\
+             | filter ispresent(status) and ispresent(action)\n\
+             | stats count(*) as requests, sum(is_5xx) as errors_5xx, count_distinct(@logStream) as instances by git_sha"
+        );
+        assert_eq!(
+            events(),
+            "fields @timestamp, name, properties.git_sha as git_sha, properties.event_properties.success as ok\n\
+             | filter name in [\"IdV: doc auth image upload vendor submitted\", \"IdV: doc auth verify proofing results\", \"IdV: phone confirmation vendor\", \"Multi-Factor Authentication\", \"IdV: final resolution\"]\n\
+             | stats count(*) as attempts, sum(ok) as successes by name, git_sha"
+        );
+        for q in [discovery(), requests(), events()] {
+            let fields = q.lines().next().unwrap();
+            for op in [">=", "<=", "!=", " = ", " > ", " < "] {
+                assert!(!fields.contains(op), "no comparison in `fields`: {fields}");
+            }
+        }
     }
 
     #[test]
