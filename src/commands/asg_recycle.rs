@@ -2,11 +2,14 @@
 
 use anyhow::Result;
 use clap_complete::ArgValueCandidates;
+use serde::Serialize;
+
+use super::monitor_deploy;
 
 use crate::context::Context;
 use crate::error::usage;
 use crate::recycle::plan::RecycleOptions;
-use crate::recycle::run::{self, RecycleRequest};
+use crate::recycle::run::{self, RecycleRequest, Status};
 use crate::recycle::Target;
 use crate::types::Env;
 use crate::types::HumanDuration;
@@ -18,7 +21,9 @@ use crate::types::HumanDuration;
 /// (`DelayedScaleOutOnce.asg-recycle`) and returns to its size after the spin-down
 /// (`RecycleOnce.asg-recycle`). idp recycles worker too (unless --skip-worker). Other roles
 /// (pivcac, outboundproxy) double at once. Every group is checked before any is changed.
-/// Afterwards, remove the old instances with `scale-remove-old-instances`.
+/// With --monitor, once the new instances are in service, monitor-deploy judges the new sha
+/// and its verdict is the exit status. Afterwards, remove the old instances with
+/// `scale-remove-old-instances`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Environment: prod, staging, int, dev, or any with groups named by `naming.asg`.
@@ -30,6 +35,52 @@ pub struct Args {
     pub role: String,
     #[command(flatten)]
     pub flags: RecycleFlags,
+    /// Once the new instances are InService and Healthy (implies --watch), run monitor-deploy
+    /// for the role and exit with its verdict: 0 PASS, 5 FAIL (with the rollback command), 6
+    /// INCONCLUSIVE or NO DATA. One role only (not ALL); the role needs its log groups in
+    /// monitor.request_log_groups and monitor.event_log_groups (idp has defaults).
+    #[arg(short = 'm', long)]
+    pub monitor: bool,
+    /// With --monitor: how long the monitor may look without a PASS or FAIL (then INCONCLUSIVE).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15m",
+        requires = "monitor"
+    )]
+    pub monitor_max_duration: HumanDuration,
+    /// With --monitor: time between the monitor's looks.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        requires = "monitor"
+    )]
+    pub monitor_interval: HumanDuration,
+    /// Poll interval of the monitor's Logs Insights queries (tests and rehearsals).
+    #[arg(long, value_name = "DURATION", hide = true, default_value = "1s")]
+    pub monitor_poll_interval: HumanDuration,
+}
+
+impl Args {
+    /// The monitor `--monitor` runs after the recycle: the recycled role's, with the flags'
+    /// durations. ALL is a usage error (the original ignored the flag there).
+    fn monitor_args(&self) -> Result<Option<monitor_deploy::Args>> {
+        if !self.monitor {
+            return Ok(None);
+        }
+        if Target::parse(&self.role) == Target::All {
+            return Err(usage(
+                "--monitor judges one role's deploy; it cannot be used with ALL",
+                "recycle ALL without --monitor, then run `login-release monitor-deploy ENV ROLE` per role",
+            ));
+        }
+        let mut m = monitor_deploy::Args::for_role(&self.env, &self.role);
+        m.max_duration = self.monitor_max_duration;
+        m.interval = self.monitor_interval;
+        m.poll_interval = self.monitor_poll_interval;
+        Ok(Some(m))
+    }
 }
 
 /// The flags asg-recycle and config-recycle share.
@@ -92,15 +143,53 @@ impl RecycleFlags {
             notes: Vec::new(),
             removes_old_itself: false,
             announce_next: true,
+            then: Vec::new(),
         })
     }
 }
 
+/// The JSON document: the recycle, and the monitor's run when `--monitor` ran it.
+#[derive(Serialize)]
+struct Doc<'a> {
+    #[serde(flatten)]
+    recycle: &'a run::RecycleOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monitor: Option<&'a monitor_deploy::Outcome>,
+}
+
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
-    let req = args.flags.request(ctx, &args.env, &args.role)?;
-    let outcome = run::recycle(ctx, &req).await?;
-    if ctx.out.is_json() {
-        ctx.out.json("asg-recycle", &outcome)?;
+    let monitor = args.monitor_args()?;
+    let mut req = args.flags.request(ctx, &args.env, &args.role)?;
+    if let Some(m) = &monitor {
+        // Everything the monitor needs is checked before the fleet changes: a role without log
+        // groups must not be found out after its instances were doubled.
+        monitor_deploy::preflight(ctx, m).await?;
+        req.watch = true;
+        req.then.push(monitor_deploy::plan_step(ctx, m));
     }
-    Ok(())
+    let outcome = run::recycle(ctx, &req).await?;
+    let judged = match &monitor {
+        // `recycle` returns only once the watch saw every new instance InService and Healthy.
+        Some(m) if outcome.status == Status::Applied && outcome.watched.is_some() => {
+            ctx.out.status(format!(
+                "the new instances are in service: monitor-deploy {} {}",
+                m.env, m.role
+            ));
+            Some(monitor_deploy::monitor(ctx, m).await?)
+        }
+        _ => None,
+    };
+    if ctx.out.is_json() {
+        ctx.out.json(
+            "asg-recycle",
+            &Doc {
+                recycle: &outcome,
+                monitor: judged.as_ref(),
+            },
+        )?;
+    }
+    match &judged {
+        Some(j) => monitor_deploy::verdict_result(j),
+        None => Ok(()),
+    }
 }

@@ -413,6 +413,49 @@ impl Display {
     }
 }
 
+/// What a caller that runs the monitor after changing something (`asg-recycle --monitor`)
+/// checks before the change: the flags, the `monitor.*` settings, and the role's log groups,
+/// configured and existing. Reads only; the same findings `monitor` itself would report.
+pub async fn preflight(ctx: &Context, args: &Args) -> Result<()> {
+    check_args(args)?;
+    let groups = log_groups(ctx, &args.env, &args.role)?;
+    let m = &ctx.settings().monitor;
+    m.thresholds()?;
+    m.alpha()?;
+    m.ingestion_lag()?;
+    m.query_timeout()?;
+    check_groups(ctx.aws().await?, &groups).await
+}
+
+/// The plan's step for a monitor that runs after a change: what it reads, how long it may
+/// take, and the one thing it writes (the verdict tag on the role's group).
+pub fn plan_step(ctx: &Context, args: &Args) -> crate::plan::Step {
+    let m = &ctx.settings().monitor;
+    let logs = [
+        m.request_log_group(&args.env, &args.role),
+        m.event_log_group(&args.env, &args.role),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ");
+    crate::plan::Step::new(
+        "monitor-deploy",
+        ctx.settings().asg_name(&args.env, &args.role),
+        format!(
+            "once the new instances are InService: new sha against old in {logs}, every {} for up to {}; records the verdict as tag {}",
+            args.interval,
+            args.max_duration,
+            record::TAG
+        ),
+    )
+    .params(serde_json::json!({
+        "role": args.role,
+        "interval": args.interval.to_string(),
+        "max_duration": args.max_duration.to_string(),
+    }))
+}
+
 /// Runs the monitor and returns the outcome (a FAIL is an outcome, not an error).
 pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
     check_args(args)?;

@@ -118,6 +118,9 @@ pub struct RecycleRequest {
     pub removes_old_itself: bool,
     /// Print the `next:` line after applying (config-recycle prints its own reminder).
     pub announce_next: bool,
+    /// What the caller runs after the recycle (asg-recycle --monitor), shown in the plan after
+    /// the recycle's calls so the confirmation and `--dry-run` show it. Not applied here.
+    pub then: Vec<crate::plan::Step>,
 }
 
 /// What a recycle did.
@@ -196,6 +199,9 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     );
     for c in &planned.calls {
         plan.push(c.step());
+    }
+    for s in &req.then {
+        plan.push(s.clone());
     }
     for n in &planned.notes {
         plan.note(n);

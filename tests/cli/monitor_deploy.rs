@@ -343,6 +343,216 @@ fn bad_input_is_a_usage_error_or_a_preflight_finding() {
     );
 }
 
+// `asg-recycle --monitor`: the recycle on the emulator, its watch, then the monitor on the
+// local Logs Insights server, in one run of the binary.
+
+/// prod-shaped fleet on the old sha; the idp group's `gitsha:idp` tag already says the new
+/// one, so the instances the recycle launches run it (as a deploy's new AMI would).
+fn before_recycle() -> (Moto, tempfile::TempDir) {
+    let moto = Moto::start();
+    moto.seed(&FleetSpec::prod_shaped("prod", &old()));
+    // Launch times have one-second resolution: the new instances must be later than the old.
+    next_second();
+    let tag = aws_sdk_autoscaling::types::Tag::builder()
+        .resource_id("prod-idp")
+        .resource_type("auto-scaling-group")
+        .key("gitsha:idp")
+        .value(new())
+        .propagate_at_launch(true)
+        .build();
+    moto.block_on(
+        moto.aws
+            .autoscaling
+            .create_or_update_tags()
+            .tags(tag)
+            .send(),
+    )
+    .unwrap();
+    (moto, tempfile::tempdir().unwrap())
+}
+
+fn recycle(
+    moto: &Moto,
+    ins: &Insights,
+    home: &tempfile::TempDir,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = cmd(home.path());
+    moto.env(&mut c);
+    c.env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &ins.url)
+        .env("LOGIN_RELEASE_NOW", NOW)
+        .env("LOGIN_RELEASE_MONITOR_INGESTION_LAG", "0s")
+        .timeout(Duration::from_secs(120))
+        .args(["asg-recycle", "prod"])
+        .args(args);
+    c.output().unwrap()
+}
+
+const MONITORED: &[&str] = &[
+    "idp",
+    "--skip-migration",
+    "--skip-worker",
+    "--monitor",
+    "--monitor-interval",
+    "1s",
+    "--monitor-max-duration",
+    "2s",
+    "--monitor-poll-interval",
+    "20ms",
+];
+
+#[test]
+fn asg_recycle_monitor_watches_then_passes_and_records_the_verdict() {
+    let (moto, home) = before_recycle();
+    let ins = logs();
+    traffic(&ins, &old(), -20, 0, 20_000, 100, 1000, 930);
+    traffic(&ins, &new(), -10, 0, 20_000, 100, 1000, 930);
+    let o = recycle(&moto, &ins, &home, &[MONITORED, &["--yes"]].concat());
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), stdout(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(
+        group(&moto, "prod-idp").desired,
+        8,
+        "the recycle was applied"
+    );
+    // The watch came first (implied by --monitor), then the monitor.
+    let ready = err
+        .find("ok: prod-idp: 4 new instances InService and Healthy")
+        .unwrap_or_else(|| panic!("the watch ran: {err}"));
+    let monitoring = err
+        .find("the new instances are in service: monitor-deploy prod idp")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(ready < monitoring, "{err}");
+    assert!(
+        err.contains(&format!("comparing new {} with old {}", new(), old())),
+        "the monitor found the recycle's new sha: {err}"
+    );
+    assert!(out.contains("verdict: PASS: "), "{out}");
+    assert!(verdict_tag(&moto)
+        .unwrap()
+        .starts_with(&format!("PASS new={} old={}", new(), old())));
+    assert!(
+        ins.queries().iter().any(|q| q.text.contains("errors_5xx")),
+        "the monitor queried the request log"
+    );
+}
+
+#[test]
+fn asg_recycle_monitor_fail_exits_5_with_the_rollback_and_one_json_document() {
+    let (moto, home) = before_recycle();
+    let ins = logs();
+    traffic(&ins, &old(), -20, 0, 20_000, 100, 1000, 930);
+    traffic(&ins, &new(), -10, 0, 20_000, 200, 1000, 930);
+    let o = recycle(
+        &moto,
+        &ins,
+        &home,
+        &[MONITORED, &["--yes", "-o", "json"]].concat(),
+    );
+    assert_eq!(code(&o), 5, "{}\n{}", stderr(&o), stdout(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["status"], "applied");
+    assert_eq!(doc["watched"][0]["group"], "prod-idp");
+    assert_eq!(doc["monitor"]["verdict"], "FAIL");
+    assert_eq!(doc["monitor"]["new_sha"], new());
+    assert_eq!(
+        doc["monitor"]["rollback"],
+        "login-release scale-remove-new-instances prod idp"
+    );
+    let steps = doc["plan"]["steps"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()["action"], "monitor-deploy");
+    let err = stderr(&o);
+    assert!(err.contains("error: FAIL: "), "{err}");
+    assert!(
+        err.contains("help: roll back: `login-release scale-remove-new-instances prod idp`"),
+        "{err}"
+    );
+    assert!(verdict_tag(&moto).unwrap().starts_with("FAIL "));
+}
+
+#[test]
+fn asg_recycle_monitor_without_new_traffic_is_no_data_exit_6() {
+    let (moto, home) = before_recycle();
+    let ins = logs();
+    traffic(&ins, &old(), -20, 0, 20_000, 100, 1000, 930);
+    let o = recycle(&moto, &ins, &home, &[MONITORED, &["--yes"]].concat());
+    assert_eq!(code(&o), 6, "{}\n{}", stderr(&o), stdout(&o));
+    assert!(stdout(&o).contains("verdict: NO DATA"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("error: NO DATA"), "{}", stderr(&o));
+    assert!(verdict_tag(&moto).unwrap().starts_with("NO DATA "));
+}
+
+#[test]
+fn asg_recycle_monitor_dry_run_shows_the_monitor_in_the_plan_and_runs_nothing() {
+    let (moto, home) = before_recycle();
+    let ins = logs();
+    let o = recycle(&moto, &ins, &home, &["idp", "--monitor", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), stdout(&o));
+    let plan = stdout(&o);
+    assert!(plan.contains(". monitor-deploy prod-idp: "), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "once the new instances are InService: new sha against old in {REQUESTS} and {EVENTS}, every 30s for up to 15m; records the verdict as tag login-release:monitor-verdict"
+        )),
+        "{plan}"
+    );
+    assert!(stderr(&o).contains("dry run: nothing was changed"));
+    assert_eq!(group(&moto, "prod-idp").desired, 4);
+    assert!(verdict_tag(&moto).is_none());
+    assert!(
+        ins.queries().is_empty(),
+        "nothing queried in a dry run: {:?}",
+        ins.queries()
+    );
+}
+
+#[test]
+fn asg_recycle_monitor_refuses_all_and_roles_without_log_groups_before_any_change() {
+    let (moto, home) = before_recycle();
+    let ins = logs();
+    let o = recycle(&moto, &ins, &home, &["ALL", "--monitor", "--yes"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("error: --monitor judges one role's deploy; it cannot be used with ALL"),
+        "{}",
+        stderr(&o)
+    );
+    let o = recycle(&moto, &ins, &home, &["pivcac", "--monitor", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no request log group is configured for role pivcac"),
+        "{}",
+        stderr(&o)
+    );
+    let o = recycle(
+        &moto,
+        &ins,
+        &home,
+        &["idp", "--monitor-interval", "1s", "--yes"],
+    );
+    assert_eq!(
+        code(&o),
+        2,
+        "the monitor's flags need --monitor: {}",
+        stderr(&o)
+    );
+    // A missing log group is found before the fleet changes, too.
+    let lone = Insights::start();
+    lone.group(REQUESTS);
+    let o = recycle(&moto, &lone, &home, &["idp", "--monitor", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("error: log group {EVENTS} does not exist")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(group(&moto, "prod-idp").desired, 4);
+    assert_eq!(group(&moto, "prod-pivcac").desired, 2);
+    assert!(crate::asg_recycle::actions(&moto).is_empty());
+}
+
 // The adapter itself, over the SDK client, against the local server.
 
 fn client(ins: &Insights) -> (tokio::runtime::Runtime, Aws) {

@@ -297,6 +297,7 @@ async fn recycle(s: &mut Session<'_>) -> Result<End> {
         notes: Vec::new(),
         removes_old_itself: true,
         announce_next: false,
+        then: Vec::new(),
     };
     let out = recycle_run::recycle(s.ctx, &req).await?;
     ended(out.status, &out)
