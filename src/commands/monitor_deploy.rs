@@ -414,16 +414,12 @@ impl Display {
 }
 
 /// What a caller that runs the monitor after changing something (`asg-recycle --monitor`)
-/// checks before the change: the flags, the `monitor.*` settings, and the role's log groups,
-/// configured and existing. Reads only; the same findings `monitor` itself would report.
+/// checks before the change: the flags and the role's log groups, configured and existing (the
+/// `monitor.*` settings were checked when they loaded). Reads only; the same findings `monitor`
+/// itself would report.
 pub async fn preflight(ctx: &Context, args: &Args) -> Result<()> {
     check_args(args)?;
     let groups = log_groups(ctx, &args.env, &args.role)?;
-    let m = &ctx.settings().monitor;
-    m.thresholds()?;
-    m.alpha()?;
-    m.ingestion_lag()?;
-    m.query_timeout()?;
     check_groups(ctx.aws().await?, &groups).await
 }
 

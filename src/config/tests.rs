@@ -291,7 +291,10 @@ fn the_user_can_trust_the_repository_with_a_guarded_key() {
 
 #[test]
 fn every_key_is_described_once_from_the_structs() {
-    let keys: Vec<&str> = super::settings::keys().iter().map(|d| d.key.as_str()).collect();
+    let keys: Vec<&str> = super::settings::keys()
+        .iter()
+        .map(|d| d.key.as_str())
+        .collect();
     let mut unique = keys.clone();
     unique.sort();
     unique.dedup();
