@@ -141,6 +141,78 @@ pub struct RecycleOutcome {
     pub watched: Option<Vec<GroupProgress>>,
 }
 
+fn plan_recycle(
+    settings: &crate::config::Settings,
+    req: &RecycleRequest,
+    fleet: &Fleet,
+    now: Timestamp,
+) -> RecyclePlan {
+    recycle_plan::plan(
+        settings,
+        &Facts {
+            env: &req.env,
+            target: &req.target,
+            groups: &fleet.groups,
+            actions: &fleet.actions,
+            now,
+        },
+        &req.options,
+    )
+}
+
+/// The plan made again after the confirmation, from a fresh read and a fresh clock (issue 12
+/// items 5 and 6): a person may sit at the prompt for minutes, which would shorten the
+/// migration's head start or schedule the scale-out in the past, and another operator may have
+/// changed the groups meanwhile. Only the times may differ from what was approved; anything
+/// else refuses (exit 3) with nothing changed.
+async fn replan_after_confirmation(
+    ctx: &Context,
+    aws: &Aws,
+    req: &RecycleRequest,
+    names: Option<Vec<String>>,
+    approved: RecyclePlan,
+) -> Result<RecyclePlan> {
+    let fleet = gather(aws, names).await?;
+    let fresh = plan_recycle(ctx.settings(), req, &fleet, whole_second(ctx.now()));
+    let timeless = |p: &RecyclePlan| p.calls.iter().map(Call::timeless).collect::<Vec<_>>();
+    if !fresh.findings.is_empty() || timeless(&fresh) != timeless(&approved) {
+        let mut why: Vec<String> = fresh
+            .findings
+            .iter()
+            .map(|f| format!("{}: {}", f.group, f.problem))
+            .collect();
+        if why.is_empty() {
+            why.push(format!(
+                "the plan would now make {} call{} that differ from the approved ones",
+                fresh.calls.len(),
+                if fresh.calls.len() == 1 { "" } else { "s" }
+            ));
+        }
+        return Err(AppError::new(
+            Kind::Preflight,
+            format!(
+                "the groups changed while the plan waited for confirmation (another operator?): {}; nothing was changed",
+                why.join("; ")
+            ),
+        )
+        .with_hint(format!(
+            "see what is there now with `login-release asg-size {} {}`, then run the recycle again for a new plan",
+            req.env, req.target
+        ))
+        .into());
+    }
+    if let (Some(then), Some(now)) = (approved.scale_down_at(), fresh.scale_down_at()) {
+        let late = now.duration_since(then);
+        if late.as_secs() >= 1 {
+            ctx.out.status(format!(
+                "the times are counted from the confirmation: {} later than shown",
+                crate::types::format_duration(late.unsigned_abs())
+            ));
+        }
+    }
+    Ok(fresh)
+}
+
 /// Preflight, plan, confirm, apply, verify (and watch) a recycle.
 pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutcome> {
     let aws = ctx.aws().await?;
@@ -159,20 +231,10 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
         Target::All => None,
     };
     // One after the other, so a credentials or network problem is reported by the first call.
-    let fleet = gather(aws, names).await?;
+    let fleet = gather(aws, names.clone()).await?;
     let account = aws.account().await?;
     let now = whole_second(ctx.now());
-    let planned = recycle_plan::plan(
-        settings,
-        &Facts {
-            env,
-            target: &req.target,
-            groups: &fleet.groups,
-            actions: &fleet.actions,
-            now,
-        },
-        &req.options,
-    );
+    let planned = plan_recycle(settings, req, &fleet, now);
     print_skipped(ctx, &planned.skipped);
     findings_result(&planned.findings)?;
 
@@ -231,6 +293,9 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     if go != Go::Apply {
         return Ok(outcome);
     }
+    let planned = replan_after_confirmation(ctx, aws, req, names, planned).await?;
+    outcome.recycle = planned.clone();
+    outcome.scale_down_at = planned.scale_down_at();
 
     let report = apply_calls(ctx, aws, &planned.calls).await;
     let undo = undo_commands(ctx.settings(), env, &req.target, &report);

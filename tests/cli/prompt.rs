@@ -86,3 +86,72 @@ fn typing_the_environment_applies() {
     assert_eq!(code, 0, "{screen}");
     assert_eq!(f.desired(), 6, "{screen}");
 }
+
+/// `asg-recycle prod idp` on a terminal, left at its prompt.
+fn recycle_at_the_prompt(f: &Fixture) -> Pty {
+    let pty = Pty::spawn(
+        f.home.path(),
+        &aws_vars(f.moto.url()),
+        &["asg-recycle", "prod", "idp"],
+    );
+    pty.wait_for(PROMPT);
+    pty
+}
+
+fn scale_out_at(f: &Fixture) -> Vec<jiff::Timestamp> {
+    let actions = f
+        .moto
+        .block_on(f.moto.aws.scheduled_actions(Some("prod-idp")))
+        .unwrap();
+    actions
+        .iter()
+        .filter(|a| a.name.starts_with("DelayedScaleOutOnce"))
+        .filter_map(|a| a.start)
+        .collect()
+}
+
+#[test]
+fn the_times_are_counted_from_the_confirmation_not_from_the_plan() {
+    let f = Fixture::prod();
+    let mut pty = recycle_at_the_prompt(&f);
+    // The release manager reads the plan for a while before typing.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let answered = jiff::Timestamp::now();
+    pty.send("prod\r");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 0, "{screen}");
+    // The migration's head start (5 minutes) runs from the answer, not from the plan.
+    let at = scale_out_at(&f);
+    assert_eq!(at.len(), 1, "{screen}");
+    let head_start = at[0].duration_since(answered).as_secs();
+    assert!(
+        head_start >= 5 * 60 - 1,
+        "the scale-out is {head_start}s after the answer, the plan's 5m head start shortened by the wait:\n{screen}"
+    );
+    assert!(screen.contains("later than shown"), "{screen}");
+}
+
+#[test]
+fn a_second_operator_s_recycle_during_the_prompt_refuses_the_first() {
+    let f = Fixture::prod();
+    let mut pty = recycle_at_the_prompt(&f);
+    // Another operator recycles the same groups while the first one reads the plan.
+    let mut other = crate::support::cmd(f.home.path());
+    crate::support::aws_env(&mut other, f.moto.url());
+    let out = other
+        .args(["--yes", "asg-recycle", "prod", "idp"])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out);
+    let theirs = scale_out_at(&f);
+    pty.send("prod\r");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 3, "{screen}");
+    assert!(
+        screen.contains("the groups changed while the plan waited for confirmation"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing was changed"), "{screen}");
+    // The other operator's actions are untouched.
+    assert_eq!(scale_out_at(&f), theirs);
+}
