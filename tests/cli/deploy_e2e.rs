@@ -68,16 +68,20 @@ impl Sandbox {
         self.dir.join("repo")
     }
 
-    fn command(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut c = cmd(&self.home);
-        for (k, v) in &self.exports {
-            c.env(k, v);
-        }
-        c.env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
+    /// The binary in the sandbox's shell (`eval "$(sandbox env)"`), in its clone, with `args`.
+    fn std_command(&self, args: &[&str]) -> Command {
+        let mut c =
+            crate::support::std_cmd(&self.home, assert_cmd::cargo::cargo_bin("login-release"));
+        c.envs(self.exports.iter().map(|(k, v)| (k, v)))
+            .env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
             .arg("-C")
             .arg(self.repo())
             .args(args);
         c
+    }
+
+    fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        assert_cmd::Command::from_std(self.std_command(args))
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
@@ -89,15 +93,7 @@ impl Sandbox {
 
     /// Starts a command in the background, its output to files in the sandbox directory.
     fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
-        let mut c =
-            crate::support::std_cmd(&self.home, assert_cmd::cargo::cargo_bin("login-release"));
-        for (k, v) in &self.exports {
-            c.env(k, v);
-        }
-        c.env("LOGIN_RELEASE_MOTO_PYTHON", moto_python())
-            .arg("-C")
-            .arg(self.repo())
-            .args(args);
+        let mut c = self.std_command(args);
         let out = std::fs::File::create(self.dir.join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.dir.join(format!("{name}.err"))).unwrap();
         let child = c
@@ -228,11 +224,12 @@ fn start_args() -> Vec<&'static str> {
     a
 }
 
+/// `step=status` for each step; none before the first record is written.
 fn step_states(record: &Value) -> Vec<String> {
     record["steps"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|s| {
             format!(
                 "{}={}",
@@ -365,34 +362,8 @@ fn a_monitor_fail_stops_the_release_and_deploy_rollback_brings_production_back()
     );
 }
 
-#[test]
-fn killed_mid_release_resume_reaches_the_same_end() {
-    let mut sb = Sandbox::up();
-    let i = sb.spawn("deploy", &start_args());
-    approve_when_open(&sb);
-    // SIGKILL while the migration is followed: no chance to save anything.
-    wait_for(180, "the migration step", || {
-        let r = sb.record();
-        step_states(&r)
-            .contains(&"migration=running".to_string())
-            .then_some(())
-    });
-    sb.children[i].kill().unwrap();
-    sb.children[i].wait().unwrap();
-    let record = sb.record();
-    assert_eq!(record["lifecycle"]["state"], "active");
-
-    // A second start is refused, naming the holder and the step.
-    let out = sb.run(&start_args());
-    assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("already active"), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("at step `migration`"),
-        "{}",
-        stderr(&out)
-    );
-
-    let mut resume = vec![
+fn resume_args() -> Vec<&'static str> {
+    vec![
         "--yes",
         "deploy",
         "resume",
@@ -401,16 +372,119 @@ fn killed_mid_release_resume_reaches_the_same_end() {
         "1s",
         "--monitor-duration",
         "2m",
-    ];
-    resume.retain(|_| true);
-    let j = sb.spawn("resume", &resume);
-    let exit = sb.wait(j, "resume", 300);
-    assert_eq!(exit, 0, "{}", sb.output_of("resume"));
+    ]
+}
+
+/// SIGKILLs the background command `i` once the record shows `step` running: no chance to save
+/// anything, as when a laptop dies.
+fn kill_during(sb: &mut Sandbox, i: usize, name: &str, step: &str) {
+    let running = format!("{step}=running");
+    wait_for(180, &running, || {
+        if let Some(status) = sb.children[i].try_wait().unwrap() {
+            panic!(
+                "{name} ended ({status}) before {running}:\n{}",
+                sb.output_of(name)
+            );
+        }
+        step_states(&sb.record()).contains(&running).then_some(())
+    });
+    sb.children[i].kill().unwrap();
+    sb.children[i].wait().unwrap();
+    assert_eq!(sb.record()["lifecycle"]["state"], "active");
+}
+
+#[test]
+fn killed_during_each_waiting_step_resume_reaches_the_same_end() {
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    let i = sb.spawn("start", &start_args());
+    kill_during(&mut sb, i, "start", "merge");
+
+    // A second start is refused, naming the holder and the step.
+    let out = sb.run(&start_args());
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("already active"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("at step `merge the promotion PR`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let n = approve_when_open(&sb);
+    // Killed in every step that waits on the world, resumed each time by a new process.
+    let mut last = sb.spawn("resume-merge", &resume_args());
+    for step in ["migration", "in_service", "monitor", "soak"] {
+        kill_during(&mut sb, last, "resume", step);
+        last = sb.spawn(&format!("resume-{step}"), &resume_args());
+    }
+    let exit = sb.wait(last, "resume-soak", 300);
+    assert_eq!(exit, 0, "{}", sb.output_of("resume-soak"));
+
+    // The same end as the uninterrupted run: finished, every step done, one PR merged with a
+    // merge commit, a tag and a release on it, and the fleet on the new sha only.
     let record = sb.record();
     assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
-    // The recycle was not repeated: exactly one recycle's worth of scale-outs.
-    let recycles = record["steps"][3]["verified"].clone();
-    assert!(recycles.is_object(), "{record}");
+    assert!(
+        step_states(&record).iter().all(|s| s.ends_with("=done")),
+        "{:?}",
+        step_states(&record)
+    );
+    let state = sb.github.state().unwrap();
+    assert_eq!(state["pulls"].as_object().unwrap().len(), 1, "{state}");
+    assert_eq!(state["pulls"][n.to_string()]["merge_method"], "merge");
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    let parents = sb.origin(&["rev-list", "--parents", "-n", "1", "stages/prod"]);
+    assert_eq!(parents.split_whitespace().count(), 3, "{parents}");
     let tags = sb.origin(&["tag", "--points-at", "stages/prod"]);
-    assert!(!tags.is_empty());
+    assert_eq!(tags.lines().count(), 1, "one tag: {tags}");
+    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
+    assert!(ls.contains(&new_sha) && !ls.contains(&old_sha), "{ls}");
+    // The recycle ran once: its scale-outs were not scheduled again by a resume.
+    let world = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
+    let scale_outs = world
+        .lines()
+        .filter(|l| {
+            l.contains("ran scheduled action DelayedScaleOutOnce") && l.contains("prod-idp")
+        })
+        .count();
+    assert_eq!(scale_outs, 1, "{world}");
+}
+
+#[test]
+fn two_starts_at_once_exactly_one_takes_the_lock() {
+    let mut sb = Sandbox::up();
+    let a = sb.spawn("start-a", &start_args());
+    let b = sb.spawn("start-b", &start_args());
+    // The loser ends at once with exit 3; the winner goes on to cut and waits for the approval.
+    let (loser, winner, code) = wait_for(120, "one of the two starts to be refused", || {
+        for (me, other, name) in [(a, b, "start-a"), (b, a, "start-b")] {
+            if let Some(status) = sb.children[me].try_wait().unwrap() {
+                return Some((name, other, status.code().unwrap_or(-1)));
+            }
+        }
+        None
+    });
+    let lost = sb.output_of(loser);
+    assert_eq!(code, 3, "{lost}");
+    assert!(
+        lost.contains("already active") || lost.contains("moved under us"),
+        "{lost}"
+    );
+    assert!(!lost.contains("lock taken"), "{lost}");
+    let winner_name = if loser == "start-a" {
+        "start-b"
+    } else {
+        "start-a"
+    };
+    wait_for(90, "the winner to open the promotion PR", || sb.open_pr());
+    assert!(
+        sb.children[winner].try_wait().unwrap().is_none(),
+        "the winner waits for the approval: {}",
+        sb.output_of(winner_name)
+    );
+    assert!(sb.output_of(winner_name).contains("lock taken"));
+    // One record, one release: exactly one promotion PR was opened.
+    let state = sb.github.state().unwrap();
+    assert_eq!(state["pulls"].as_object().unwrap().len(), 1, "{state}");
+    assert_eq!(sb.record()["lifecycle"]["state"], "active");
 }
