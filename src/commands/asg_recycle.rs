@@ -20,7 +20,9 @@ use crate::types::HumanDuration;
 /// returns to 0 after the spin-down; the role's group doubles after the spin-up delay
 /// (`DelayedScaleOutOnce.asg-recycle`) and returns to its size after the spin-down
 /// (`RecycleOnce.asg-recycle`). idp recycles worker too (unless --skip-worker). Other roles
-/// (pivcac, outboundproxy) double at once. Every group is checked before any is changed.
+/// (pivcac, outboundproxy) double at once. Every group is checked before any is changed; after
+/// the confirmation the groups are read again and the times counted from then (a change by
+/// someone else meanwhile refuses, exit 3).
 /// With --monitor, once the new instances are in service, monitor-deploy judges the new sha
 /// and its verdict is the exit status. Afterwards, remove the old instances with
 /// `scale-remove-old-instances`.
