@@ -27,7 +27,8 @@ Two additions to a plain `moto_server`:
    query (what monitor-deploy sends) comes back as raw events the monitor cannot read. A query
    with `stats` is answered here instead, from the log events moto holds (the traffic the world
    wrote), by a small evaluator of the language's subset the monitor uses: `fields` with
-   `expr as alias`, `filter` with `and`/`or`/`not`, comparisons, `in [...]` and `ispresent()`,
+   `expr as alias` (with `*`, `/` and `floor()`), `filter` with `and`/`or`/`not`, comparisons,
+   `in [...]` and `ispresent()`,
    and `stats` with count(*), count, sum, min, max, avg and count_distinct, `by` fields. JSON
    messages are flattened to dotted fields as Logs Insights discovers them (booleans count as 1
    and 0). Anything else in such a query is refused with MalformedQueryException rather than
@@ -36,6 +37,7 @@ Two additions to a plain `moto_server`:
 
 import inspect
 import json
+import math
 import os
 import sys
 import threading
@@ -215,7 +217,7 @@ if got != _EXEC_PARAMS:
     sys.exit(f"moto_launcher: moto changed execute_query{got}; update the shim in {__file__}")
 _original_execute_query = logs_models.execute_query
 
-_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>>=|<=|!=|=|<|>|\(|\)|\[|\]|,|\*)|(?P<word>[@A-Za-z_][\w.@]*))""")
+_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>>=|<=|!=|=|<|>|\(|\)|\[|\]|,|\*|/)|(?P<word>[@A-Za-z_][\w.@]*))""")
 
 
 class Malformed(Exception):
@@ -287,11 +289,11 @@ class _Parser:
         return self.cmp()
 
     def cmp(self):
-        left = self.atom()
+        left = self.term()
         tok = self.peek()
         if tok and tok[0] == "op" and tok[1] in ("=", "!=", "<", ">", "<=", ">="):
             self.take()
-            return ("cmp", tok[1], left, self.atom())
+            return ("cmp", tok[1], left, self.term())
         if self.peek("in"):
             self.take()
             self.take("[")
@@ -302,6 +304,14 @@ class _Parser:
                     self.take()
             self.take("]")
             return ("in", left, items)
+        return left
+
+    # term := atom (('*' | '/') atom)*  (the monitor computes `floor(status / 500)`)
+    def term(self):
+        left = self.atom()
+        while self.peek("/") or self.peek("*"):
+            op = self.take()[1]
+            left = ("arith", op, left, self.atom())
         return left
 
     def atom(self):
@@ -403,8 +413,18 @@ def _eval(e, row):
                 a, b = str(a), str(b)
         return {"=": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b,
                 ">=": a >= b}[e[1]]
+    if op == "arith":
+        a, b = _eval(e[2], row), _eval(e[3], row)
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            return None
+        if e[1] == "*":
+            return a * b
+        return a / b if b else None
     if op == "call" and e[1] == "ispresent" and len(e[2]) == 1:
         return _eval(e[2][0], row) is not None
+    if op == "call" and e[1] == "floor" and len(e[2]) == 1:
+        v = _eval(e[2][0], row)
+        return math.floor(v) if isinstance(v, (int, float)) else None
     raise Malformed(f"{e[1] if op == 'call' else op} is not understood here")
 
 
