@@ -154,15 +154,7 @@ impl Sandbox {
     }
 
     fn origin(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(self.dir.join("origin.git"))
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        crate::support::git_out(&self.dir.join("origin.git"), args)
     }
 }
 
@@ -224,6 +216,16 @@ fn start_args() -> Vec<&'static str> {
     a
 }
 
+/// The release ended with every step done.
+fn assert_finished(record: &Value) {
+    assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
+    assert!(
+        step_states(record).iter().all(|s| s.ends_with("=done")),
+        "{:?}",
+        step_states(record)
+    );
+}
+
 /// `step=status` for each step; none before the first record is written.
 fn step_states(record: &Value) -> Vec<String> {
     record["steps"]
@@ -260,12 +262,7 @@ fn the_whole_release_runs_from_cut_to_tag_with_only_the_approval_typed() {
 
     // The record: every step done, the lock free, who merged and who checked.
     let record = sb.record();
-    assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
-    assert!(
-        step_states(&record).iter().all(|s| s.ends_with("=done")),
-        "{:?}",
-        step_states(&record)
-    );
+    assert_finished(&record);
     assert_eq!(record["attestations"].as_array().unwrap().len(), 3);
     assert!(record["decisions"]
         .as_array()
@@ -423,12 +420,7 @@ fn killed_during_each_waiting_step_resume_reaches_the_same_end() {
     // The same end as the uninterrupted run: finished, every step done, one PR merged with a
     // merge commit, a tag and a release on it, and the fleet on the new sha only.
     let record = sb.record();
-    assert_eq!(record["lifecycle"]["state"], "finished", "{record}");
-    assert!(
-        step_states(&record).iter().all(|s| s.ends_with("=done")),
-        "{:?}",
-        step_states(&record)
-    );
+    assert_finished(&record);
     let state = sb.github.state().unwrap();
     assert_eq!(state["pulls"].as_object().unwrap().len(), 1, "{state}");
     assert_eq!(state["pulls"][n.to_string()]["merge_method"], "merge");

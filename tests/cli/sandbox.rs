@@ -4,7 +4,7 @@ use login_release::aws::fleet::RECYCLE_ONCE;
 use login_release::sandbox::seed::FleetSpec;
 
 use crate::support::moto::Moto;
-use crate::support::{stderr, stdout};
+use crate::support::{git_out, stderr, stdout};
 
 #[test]
 fn seeded_prod_fleet_has_the_runbook_shape() {
@@ -91,18 +91,6 @@ fn sandbox(home: &std::path::Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 struct DownOnDrop(std::path::PathBuf, std::path::PathBuf);
