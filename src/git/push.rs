@@ -63,28 +63,80 @@ pub fn check_force(update: &RefUpdate, rc_prefix: &str) -> Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefResult {
     pub dst: String,
-    /// `None`: accepted. `Some(reason)`: rejected.
-    pub rejected: Option<String>,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Accepted,
+    /// The remote refused it, for this reason.
+    Rejected(String),
+    /// The remote said nothing about it (the connection died, or the program stopped): the
+    /// update may have been made. [`push`] reads the remote back to find out.
+    Unanswered(String),
+}
+
+impl RefResult {
+    /// The reason the ref was not updated, if it was not.
+    pub fn rejected(&self) -> Option<&str> {
+        match &self.answer {
+            Answer::Accepted => None,
+            Answer::Rejected(why) | Answer::Unanswered(why) => Some(why),
+        }
+    }
 }
 
 /// Pushes the updates in one go and returns an error naming every rejected ref. Nothing is
-/// retried; the caller decides how to undo local changes.
+/// retried; the caller decides how to undo local changes. A ref whose answer was lost is read
+/// back from the remote: at its target it was pushed; elsewhere it was not; unreadable, the
+/// outcome is unknown (exit 4), since the remote may have made it.
 pub fn push(remote: &Remote<'_>, updates: &[RefUpdate], rc_prefix: &str) -> Result<()> {
     for u in updates {
         check_force(u, rc_prefix)?;
     }
-    let results = match remote.transport {
+    let mut results = match remote.transport {
         Transport::Lib => push_lib(remote, updates)?,
         Transport::Cli => push_cli(remote, updates)?,
     };
+    for r in results.iter_mut() {
+        if let Answer::Unanswered(why) = &r.answer {
+            let target = updates.iter().find(|u| u.dst == r.dst).map(|u| u.target);
+            r.answer = read_back(remote, &r.dst, target, why)?;
+        }
+    }
     let rejected: Vec<String> = results
         .iter()
-        .filter_map(|r| r.rejected.as_ref().map(|why| format!("{} ({why})", r.dst)))
+        .filter_map(|r| r.rejected().map(|why| format!("{} ({why})", r.dst)))
         .collect();
     if !rejected.is_empty() {
         return Err(rejected_error(remote, &rejected.join(", ")));
     }
     Ok(())
+}
+
+/// What became of a ref the remote did not answer for, from what the remote has now.
+fn read_back(remote: &Remote<'_>, dst: &str, target: Option<Oid>, why: &str) -> Result<Answer> {
+    match remote.remote_ref(dst) {
+        Ok(now) if now.is_some() && now == target => Ok(Answer::Accepted),
+        Ok(_) => Ok(Answer::Rejected(format!(
+            "{why}; {} does not have it",
+            remote.name
+        ))),
+        Err(e) => Err(partial(
+            format!(
+                "outcome unknown: the push of {dst} was sent to {r}, but its answer was lost \
+                 ({why}) and reading {r} back failed too ({}): it may have been applied",
+                crate::error::report(&e).message,
+                r = remote.name
+            ),
+            format!(
+                "when {r} answers again, run the same command again: it finds what {r} has \
+                 (`git ls-remote {r} {dst}` shows it{})",
+                target.map_or(String::new(), |t| format!("; pushed, it is at {t}")),
+                r = remote.name
+            ),
+        )),
+    }
 }
 
 fn rejected_error(remote: &Remote<'_>, what: &str) -> anyhow::Error {
@@ -98,30 +150,34 @@ fn push_lib(remote: &Remote<'_>, updates: &[RefUpdate]) -> Result<Vec<RefResult>
     let mut r = remote.repo.git.find_remote(&remote.name)?;
     let results: RefCell<Vec<RefResult>> = RefCell::new(Vec::new());
     let specs: Vec<String> = updates.iter().map(RefUpdate::refspec).collect();
-    {
+    let failure = {
         let mut cbs = RemoteCallbacks::new();
         cbs.push_update_reference(|refname, status| {
             results.borrow_mut().push(RefResult {
                 dst: refname.to_string(),
-                rejected: status.map(str::to_string),
+                answer: status.map_or(Answer::Accepted, |s| Answer::Rejected(s.to_string())),
             });
             Ok(())
         });
         let mut opts = PushOptions::new();
         opts.remote_callbacks(cbs);
         let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
-        r.push(&specs, Some(&mut opts)).map_err(|e| {
-            // A non-fast-forward or an unreachable remote arrives as an error.
-            rejected_error(remote, &format!("{} ({})", dsts(updates), e.message()))
-        })?;
-    }
+        // A non-fast-forward or an unreachable remote arrives as an error, with no answer
+        // per ref: the read-back tells which it was.
+        r.push(&specs, Some(&mut opts))
+            .err()
+            .map(|e| e.message().to_string())
+    };
     let mut results = results.into_inner();
-    // A ref the remote said nothing about was not updated.
     for u in updates {
         if !results.iter().any(|r| r.dst == u.dst) {
             results.push(RefResult {
                 dst: u.dst.clone(),
-                rejected: Some("no status reported".into()),
+                answer: Answer::Unanswered(
+                    failure
+                        .clone()
+                        .unwrap_or_else(|| "no status reported".into()),
+                ),
             });
         }
     }
@@ -144,34 +200,25 @@ fn push_cli(remote: &Remote<'_>, updates: &[RefUpdate]) -> Result<Vec<RefResult>
         .collect();
     if !said.is_empty() {
         for r in results.iter_mut() {
-            if let Some(why) = &mut r.rejected {
+            if let Answer::Rejected(why) = &mut r.answer {
                 why.push_str(&format!("; the remote said: {}", said.join(" / ")));
             }
         }
+    }
+    // git prints nothing for a ref when the connection died before the remote's report; and
+    // a failed run that claims every ref is not believed either way.
+    if !out.status.success() && results.iter().all(|r| r.answer == Answer::Accepted) {
+        results.clear();
     }
     for u in updates {
         if !results.iter().any(|r| r.dst == u.dst) {
             results.push(RefResult {
                 dst: u.dst.clone(),
-                rejected: Some(last_line(&out.stderr)),
+                answer: Answer::Unanswered(last_line(&out.stderr)),
             });
         }
     }
-    if !out.status.success() && results.iter().all(|r| r.rejected.is_none()) {
-        return Err(rejected_error(
-            remote,
-            &format!("{} ({})", dsts(updates), last_line(&out.stderr)),
-        ));
-    }
     Ok(results)
-}
-
-fn dsts(updates: &[RefUpdate]) -> String {
-    updates
-        .iter()
-        .map(|u| u.dst.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `git push --porcelain` lines: `<flag>\t<from>:<to>\t<summary>`; `!` is a rejection.
@@ -187,14 +234,17 @@ pub fn parse_porcelain(stdout: &str) -> Vec<RefResult> {
                 return None;
             }
             let dst = spec.rsplit_once(':').map_or(spec, |(_, d)| d).to_string();
-            let rejected = (flag == "!").then(|| {
-                summary
-                    .trim_start_matches('[')
-                    .replace("] (", ": ")
-                    .trim_end_matches([']', ')'])
-                    .to_string()
-            });
-            Some(RefResult { dst, rejected })
+            let answer = match flag {
+                "!" => Answer::Rejected(
+                    summary
+                        .trim_start_matches('[')
+                        .replace("] (", ": ")
+                        .trim_end_matches([']', ')'])
+                        .to_string(),
+                ),
+                _ => Answer::Accepted,
+            };
+            Some(RefResult { dst, answer })
         })
         .collect()
 }
@@ -343,13 +393,13 @@ mod tests {
         let r = parse_porcelain(out);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].dst, "refs/heads/stages/rc-2026-11-20");
-        assert_eq!(r[0].rejected, None);
+        assert_eq!(r[0].answer, Answer::Accepted);
         assert_eq!(r[1].dst, "refs/tags/2026-11-20T184808");
         assert_eq!(
-            r[1].rejected.as_deref(),
+            r[1].rejected(),
             Some("remote rejected: pre-receive hook declined")
         );
         let r = parse_porcelain("!\trefs/heads/a:refs/heads/a\t[rejected] (non-fast-forward)\n");
-        assert_eq!(r[0].rejected.as_deref(), Some("rejected: non-fast-forward"));
+        assert_eq!(r[0].rejected(), Some("rejected: non-fast-forward"));
     }
 }

@@ -148,8 +148,8 @@ impl Client {
                     ),
                 )
                 .with_hint(format!(
-                    "add the label `{}` to the PR by hand, or run the command again (it finds \
-                     the open PR and labels it)",
+                    "run the same command again: it finds the open PR and labels it (or add the \
+                     label `{}` by hand)",
                     new.labels.join("`, `")
                 ))
                 .into());

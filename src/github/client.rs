@@ -382,6 +382,20 @@ impl Client {
                     } else {
                         error_chain(&e)
                     };
+                    // Sent, then the answer was lost: GitHub may have made it. Nothing tells
+                    // from here; a re-run looks first (the PR for the head, the label, the
+                    // release of the tag) and makes only what is missing.
+                    if method != Method::GET && !e.is_connect() {
+                        return Err(AppError::new(
+                            Kind::Partial,
+                            format!(
+                                "outcome unknown: {what} was sent to GitHub at {}, but its answer was lost ({why}): it may have been applied",
+                                self.api.origin().ascii_serialization()
+                            ),
+                        )
+                        .with_hint("run the same command again: it finds what was made and makes only what is missing")
+                        .into());
+                    }
                     return Err(AppError::new(
                         Kind::Failed,
                         format!(

@@ -125,6 +125,21 @@ struct GithubPlan {
     existing: Option<PullRequest>,
 }
 
+impl GithubPlan {
+    /// An open PR that lacks the promotion label: a run whose label call lost its answer left it
+    /// so, and the label is what the deploy and the rollback find the PR by.
+    fn unlabelled(&self, label: &str) -> Option<&PullRequest> {
+        self.existing
+            .as_ref()
+            .filter(|pr| !rules::has_label(pr, label))
+    }
+
+    /// Whether the GitHub half still has work after the branch is on origin.
+    fn work_left(&self, label: &str) -> bool {
+        self.existing.is_none() || self.unlabelled(label).is_some()
+    }
+}
+
 /// The GitHub preflight of --open-pr: the token, the repository, the RC number, an open PR.
 async fn github_preflight(
     ctx: &Context,
@@ -200,7 +215,9 @@ pub async fn run(ctx: &Context, req: &CutRequest) -> Result<CutOutcome> {
         .unwrap_or_else(|| repo.git_dir().join("login-release").join("rc-changelog.md"));
     let plan = build_plan(ctx, &repo, &remote, &p, prod, gh.as_ref(), &changelog_file)?;
     let mut outcome = initial_outcome(ctx, req, &remote, &p, gh.as_ref(), &changelog_file, plan);
-    let pr_to_open = gh.as_ref().is_some_and(|g| g.existing.is_none());
+    let pr_to_open = gh
+        .as_ref()
+        .is_some_and(|g| g.work_left(&s.release.pr_label));
     let already = already_sentence(req.mode, &remote, &p, &s.git.prod_branch);
     let published = publish::publish(ctx, &remote, &outcome.plan, &p.branch, &already, pr_to_open)?;
     outcome.status = published.status;
@@ -333,6 +350,22 @@ fn build_plan(
 fn plan_pr(plan: &mut Plan, s: &crate::config::Settings, g: &GithubPlan, branch: &str) {
     let title = s.pr_title(&g.rc.rc.to_string());
     match &g.existing {
+        Some(pr) if !rules::has_label(pr, &s.release.pr_label) => plan.push(
+            Step::new(
+                "label PR",
+                format!("{} #{}", g.client.repo, pr.number),
+                format!(
+                    "the promotion PR for {branch} is open ({}) but lacks the label `{}`: add it \
+                     (created if missing)",
+                    pr.html_url, s.release.pr_label
+                ),
+            )
+            .params(json!({
+                "repository": g.client.repo.to_string(),
+                "number": pr.number,
+                "label": s.release.pr_label,
+            })),
+        ),
         Some(pr) => plan.note(format!(
             "the promotion PR for {branch} is already open: {} (reported, not duplicated)",
             pr.html_url

@@ -97,7 +97,7 @@ pub fn publish(
     }
     if b.on_origin {
         ctx.out
-            .success(format!("{already}; the PR is still to open"));
+            .success(format!("{already}; the PR is not finished yet"));
     }
     if let Some(status) = Status::stopped(ctx.confirm(plan)?) {
         return Ok(Published {

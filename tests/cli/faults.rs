@@ -344,3 +344,215 @@ fn ssm_command_with_a_lost_answer_says_how_to_find_out_whether_it_ran() {
     injected += proxy.throttled();
     eprintln!("[\"ssm-command\", \"prod\", \"idp\", \"puma-restart\"]: 1 mutating call, {injected} faults injected ({} throttled), 2 exit 4 with the listing to check", proxy.throttled());
 }
+
+/// A repository whose `main` is two commits ahead of `stages/prod` on origin, with the
+/// sandbox's GitHub serving it: what `cut-rc --open-pr` needs (the sha passed as --source).
+struct GitHubWorld {
+    repos: crate::support::git::Repos,
+    github: login_release::sandbox::github::Handle,
+    source: String,
+}
+
+impl GitHubWorld {
+    fn new() -> GitHubWorld {
+        let mut repos = crate::support::git::Repos::new();
+        repos.git(&["push", "-q", "origin", "main:stages/prod"]);
+        repos.commit(
+            "Fix the sign-in page (#1)",
+            "changelog: Bug Fixes, Sign in, fix it",
+        );
+        let source = repos.commit("Add a proofing step (#2)", "");
+        repos.git(&["push", "-q", "origin", "main"]);
+        let python = login_release::sandbox::emulator::find_python(Some(std::path::Path::new(
+            env!("CARGO_MANIFEST_DIR"),
+        )))
+        .unwrap_or_else(|e| panic!("{e:#}: run `make test-deps`"));
+        let github = login_release::sandbox::github::start(
+            &python,
+            &repos.dir.path().join("github"),
+            &repos.origin,
+        )
+        .unwrap();
+        GitHubWorld {
+            repos,
+            github,
+            source,
+        }
+    }
+
+    fn cut_rc(&self, api: &str) -> Output {
+        cmd(&self.repos.home)
+            .env("GITHUB_API_URL", api)
+            .env(
+                "GITHUB_REPOSITORY",
+                login_release::sandbox::github::REPOSITORY,
+            )
+            .env("GITHUB_TOKEN", login_release::sandbox::github::TOKEN)
+            .arg("-C")
+            .arg(&self.repos.work)
+            .args(["--yes", "cut-rc", "--source", &self.source])
+            .args(["--rc", "7", "--date", "2026-01-05", "--open-pr"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap()
+    }
+
+    /// `head (labels)` of each open PR.
+    fn open_prs(&self) -> Vec<String> {
+        let state = self.github.state().unwrap();
+        state["pulls"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|p| p["state"] == "open")
+            .map(|p| format!("{} {}", p["head_ref"].as_str().unwrap(), p["labels"]))
+            .collect()
+    }
+}
+
+/// GitHub's answers lost (issue 12 item 1, the GitHub steps): in front of the sandbox's GitHub,
+/// the K-th call that changes something (the label, the PR, its label) is dropped before or
+/// after GitHub made it, for every K of `cut-rc --open-pr`. The run says "outcome unknown"
+/// (exit 4), and running the same command again ends with exactly one PR, labelled, as a run
+/// without faults does: it finds what the lost call made instead of making it twice.
+#[test]
+fn cut_rc_open_pr_survives_every_lost_github_call() {
+    let healthy = GitHubWorld::new();
+    let proxy = FaultProxy::start(&healthy.github.api_url(), Fault::None);
+    let o = healthy.cut_rc(&proxy.url);
+    assert_eq!(code(&o), 0, "healthy run: {}", stderr(&o));
+    let calls = proxy.mutating();
+    let expected = healthy.open_prs();
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    assert!(calls >= 2, "{:?}", proxy.log());
+    let mut injected = 0;
+    for k in 1..=calls {
+        for fault in [Fault::DropBefore(k), Fault::DropAfter(k)] {
+            let w = GitHubWorld::new();
+            let proxy = FaultProxy::start(&w.github.api_url(), fault);
+            let o = w.cut_rc(&proxy.url);
+            injected += 1;
+            let err = stderr(&o);
+            assert_eq!(code(&o), 4, "{fault:?}: {err}");
+            assert!(
+                err.contains("outcome unknown: POST /repos/"),
+                "{fault:?}: {err}"
+            );
+            assert!(
+                err.contains("run the same command again"),
+                "{fault:?}: {err}"
+            );
+            let again = w.cut_rc(&w.github.api_url());
+            assert_eq!(code(&again), 0, "{fault:?}: the re-run: {}", stderr(&again));
+            assert_eq!(w.open_prs(), expected, "{fault:?}: {}", stderr(&again));
+        }
+    }
+    eprintln!(
+        "[\"cut-rc\", \"--open-pr\"]: {calls} mutating GitHub calls, {injected} faults injected, {injected} exit 4 finished by a re-run"
+    );
+}
+
+/// A clone whose origin is the bare repository served over git's smart HTTP, as GitHub serves
+/// it, so its push (`POST /origin.git/git-receive-pack`, the one mutating call of `cut-rc`) can
+/// go through the fault proxy.
+struct HttpOriginWorld {
+    repos: crate::support::git::Repos,
+    http: crate::support::git_http::GitHttp,
+    source: String,
+}
+
+const RC_BRANCH: &str = "refs/heads/stages/rc-2026-01-05";
+
+impl HttpOriginWorld {
+    fn new() -> HttpOriginWorld {
+        let mut repos = crate::support::git::Repos::new();
+        repos.git(&["push", "-q", "origin", "main:stages/prod"]);
+        let source = repos.commit("Fix the sign-in page (#1)", "");
+        repos.git(&["push", "-q", "origin", "main"]);
+        let http = crate::support::git_http::GitHttp::start(repos.dir.path());
+        HttpOriginWorld {
+            repos,
+            http,
+            source,
+        }
+    }
+
+    /// `cut-rc` with origin at `base` (the proxy's URL or the server's own).
+    fn cut_rc(&self, base: &str) -> Output {
+        self.repos
+            .git(&["remote", "set-url", "origin", &format!("{base}/origin.git")]);
+        cmd(&self.repos.home)
+            .arg("-C")
+            .arg(&self.repos.work)
+            .args(["--yes", "cut-rc", "--source", &self.source])
+            .args(["--rc", "7", "--date", "2026-01-05"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap()
+    }
+}
+
+/// A push whose answer was lost (issue 12 item 1, "git pushes (verify on origin)"): dropped
+/// before origin got it, the run exits 1 and origin has nothing; dropped after origin made it,
+/// reading origin back shows the push landed and the run succeeds; with origin gone for good
+/// after it, the outcome is unknown (exit 4) and the same command, run when origin answers
+/// again, finds the branch instead of failing on it.
+#[test]
+fn cut_rc_push_survives_a_lost_answer() {
+    let healthy = HttpOriginWorld::new();
+    let proxy = FaultProxy::start(&healthy.http.url, Fault::None);
+    let o = healthy.cut_rc(&proxy.url);
+    assert_eq!(code(&o), 0, "healthy run: {}", stderr(&o));
+    assert_eq!(proxy.mutating(), 1, "{:?}", proxy.log());
+    assert_eq!(
+        healthy.repos.origin_ref(RC_BRANCH).as_deref(),
+        Some(healthy.source.as_str())
+    );
+    let mut outcomes = Vec::new();
+    for fault in [
+        Fault::DropBefore(1),
+        Fault::DropAfter(1),
+        Fault::DownAfter(1),
+    ] {
+        let w = HttpOriginWorld::new();
+        let proxy = FaultProxy::start(&w.http.url, fault);
+        let o = w.cut_rc(&proxy.url);
+        let err = stderr(&o);
+        let on_origin = w.repos.origin_ref(RC_BRANCH);
+        match fault {
+            Fault::DropBefore(_) => {
+                assert_eq!(code(&o), 1, "{fault:?}: {err}");
+                assert!(err.contains("origin does not have it"), "{fault:?}: {err}");
+                assert_eq!(on_origin, None, "{fault:?}: nothing was pushed");
+            }
+            Fault::DropAfter(_) => {
+                assert_eq!(code(&o), 0, "{fault:?}: {err}");
+                assert!(err.contains("(verified on origin)"), "{fault:?}: {err}");
+                assert_eq!(on_origin.as_deref(), Some(w.source.as_str()), "{fault:?}");
+            }
+            _ => {
+                assert_eq!(code(&o), 4, "{fault:?}: {err}");
+                assert!(
+                    err.contains(&format!(
+                        "outcome unknown: the push of {RC_BRANCH} was sent to origin"
+                    )),
+                    "{fault:?}: {err}"
+                );
+                assert!(
+                    err.contains("run the same command again"),
+                    "{fault:?}: {err}"
+                );
+                assert_eq!(on_origin.as_deref(), Some(w.source.as_str()), "{fault:?}");
+            }
+        }
+        let again = w.cut_rc(&w.http.url);
+        assert_eq!(code(&again), 0, "{fault:?}: the re-run: {}", stderr(&again));
+        assert_eq!(
+            w.repos.origin_ref(RC_BRANCH).as_deref(),
+            Some(w.source.as_str()),
+            "{fault:?}"
+        );
+        outcomes.push(format!("{fault:?} exit {}", code(&o)));
+    }
+    eprintln!("[\"cut-rc\"] over HTTP: 1 push, 3 faults injected: {outcomes:?}, each finished by a re-run");
+}

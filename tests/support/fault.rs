@@ -3,7 +3,8 @@
 //! at most [`MAX_REQUESTS`] requests, each bounded by socket timeouts.
 //!
 //! It reads each request, names its operation (the query protocol's form field `Action=...`,
-//! awsJson's `X-Amz-Target: AmazonSSM.SendCommand`), counts the mutating ones, and at the K-th
+//! awsJson's `X-Amz-Target: AmazonSSM.SendCommand`, a REST API's `POST /repos/o/r/pulls`: in
+//! front of the sandbox's GitHub it counts every method but GET), counts the mutating ones, and at the K-th
 //! mutating call either closes the connection without forwarding (`DropBefore`) or forwards it
 //! and closes the connection instead of answering (`DropAfter`: AWS applied it, the answer was
 //! lost). `Throttle` answers every other request with the service's throttling error; `Delay`
@@ -24,6 +25,15 @@ pub const MUTATING: &[&str] = &[
     "SendCommand",
 ];
 
+/// Whether `operation` changes something: one of [`MUTATING`], or a REST call other than GET
+/// (but git's fetch, `POST .../git-upload-pack`, only reads).
+pub fn is_mutating(operation: &str) -> bool {
+    MUTATING.contains(&operation)
+        || operation.split_once(' ').is_some_and(|(method, path)| {
+            method != "GET" && method != "HEAD" && !path.ends_with("/git-upload-pack")
+        })
+}
+
 /// A bound on the requests one proxy serves: a run away loop fails the test instead of hanging.
 pub const MAX_REQUESTS: usize = 2000;
 
@@ -39,6 +49,9 @@ pub enum Fault {
     Throttle,
     /// Forward the K-th mutating call and hold its answer back this long.
     Delay(usize, Duration),
+    /// As `DropAfter`, and from then on the service is unreachable: every later request's
+    /// connection is closed unanswered (the network died for good, so nothing can be read back).
+    DownAfter(usize),
 }
 
 /// Runs before a request is forwarded: (operation, its 1-based count among requests of that
@@ -108,21 +121,26 @@ impl FaultProxy {
     }
 }
 
-struct Request {
-    head: Vec<u8>,
-    body: Vec<u8>,
-    operation: String,
+pub struct Request {
+    /// The request line and headers, ending in `Connection: close` and the blank line.
+    pub head: Vec<u8>,
+    pub body: Vec<u8>,
+    pub operation: String,
 }
 
 /// Reads one HTTP/1.1 request (the SDK always sends a Content-Length); `None` at end of stream.
-fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
+pub fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut head = Vec::new();
     let mut length = 0usize;
     let mut target = None;
+    let mut request_line = None;
     loop {
         let mut line = String::new();
         if r.read_line(&mut line).ok()? == 0 {
             return None;
+        }
+        if request_line.is_none() {
+            request_line = Some(line.trim_end().to_string());
         }
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
@@ -144,11 +162,18 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     let operation = match target {
         // `AmazonSSM.SendCommand` -> `SendCommand`
         Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-        None => String::from_utf8_lossy(&body)
+        None => match String::from_utf8_lossy(&body)
             .split('&')
             .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or("?")
-            .to_string(),
+        {
+            Some(action) => action.to_string(),
+            // REST: `POST /repos/18F/identity-idp/pulls` (the query left out).
+            None => request_line
+                .as_deref()
+                .and_then(|l| l.rsplit_once(' '))
+                .map(|(m_path, _)| m_path.split('?').next().unwrap_or(m_path).to_string())
+                .unwrap_or_else(|| "?".to_string()),
+        },
     };
     // Put `Connection: close` back just before the blank line.
     head.truncate(head.len() - 2);
@@ -203,14 +228,17 @@ fn serve(conn: TcpStream, upstream: &str, fault: Fault, state: &Mutex<State>, ho
                 s.requests <= MAX_REQUESTS,
                 "the fault proxy's bound was hit"
             );
-            let is_mutating = MUTATING.contains(&req.operation.as_str());
+            let is_mutating = is_mutating(&req.operation);
             if is_mutating {
                 s.mutating += 1;
             }
             let k = s.mutating;
             let what = match fault {
                 Fault::DropBefore(n) if is_mutating && k == n => "dropped before",
-                Fault::DropAfter(n) if is_mutating && k == n => "answer dropped",
+                Fault::DropAfter(n) | Fault::DownAfter(n) if is_mutating && k == n => {
+                    "answer dropped"
+                }
+                Fault::DownAfter(n) if k >= n => "dropped before",
                 Fault::Delay(n, _) if is_mutating && k == n => "delayed",
                 Fault::Throttle if s.requests % 2 == 1 => "throttled",
                 _ => "forwarded",

@@ -8,6 +8,7 @@ use std::path::Path;
 
 pub mod fault;
 pub mod git;
+pub mod git_http;
 pub mod github;
 pub mod gpg;
 pub mod http;
