@@ -111,7 +111,8 @@ pub struct RecycleFlags {
     /// Replace a recycle already in progress (its scheduled actions are overwritten).
     #[arg(long)]
     pub force: bool,
-    /// After applying, follow the new instances until they are InService and Healthy.
+    /// After applying, follow the new instances until they are InService and Healthy (and
+    /// healthy in their group's target groups).
     #[arg(long)]
     pub watch: bool,
 }

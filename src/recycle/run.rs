@@ -174,33 +174,20 @@ async fn replan_after_confirmation(
 ) -> Result<RecyclePlan> {
     let fleet = gather(aws, names).await?;
     let fresh = plan_recycle(ctx.settings(), req, &fleet, whole_second(ctx.now()));
-    let timeless = |p: &RecyclePlan| p.calls.iter().map(Call::timeless).collect::<Vec<_>>();
-    if !fresh.findings.is_empty() || timeless(&fresh) != timeless(&approved) {
-        let mut why: Vec<String> = fresh
-            .findings
-            .iter()
-            .map(|f| format!("{}: {}", f.group, f.problem))
-            .collect();
-        if why.is_empty() {
-            why.push(format!(
-                "the plan would now make {} call{} that differ from the approved ones",
-                fresh.calls.len(),
-                if fresh.calls.len() == 1 { "" } else { "s" }
-            ));
-        }
-        return Err(AppError::new(
-            Kind::Preflight,
-            format!(
-                "the groups changed while the plan waited for confirmation (another operator?): {}; nothing was changed",
-                why.join("; ")
-            ),
-        )
-        .with_hint(format!(
+    let why: Vec<String> = fresh
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.group, f.problem))
+        .collect();
+    refuse_if_changed(
+        &approved.calls,
+        &fresh.calls,
+        why,
+        format!(
             "see what is there now with `login-release asg-size {} {}`, then run the recycle again for a new plan",
             req.env, req.target
-        ))
-        .into());
-    }
+        ),
+    )?;
     if let (Some(then), Some(now)) = (approved.scale_down_at(), fresh.scale_down_at()) {
         let late = now.duration_since(then);
         if late.as_secs() >= 1 {
@@ -211,6 +198,39 @@ async fn replan_after_confirmation(
         }
     }
     Ok(fresh)
+}
+
+/// Refuses (exit 3, nothing changed) when the plan made again after the confirmation is not
+/// the one approved, times aside: `why` says what is wrong now (findings, a recycle rescheduled);
+/// without it, differing calls are the reason.
+fn refuse_if_changed(
+    approved: &[Call],
+    fresh: &[Call],
+    mut why: Vec<String>,
+    hint: String,
+) -> Result<()> {
+    let timeless = |calls: &[Call]| calls.iter().map(Call::timeless).collect::<Vec<_>>();
+    if why.is_empty() && timeless(fresh) == timeless(approved) {
+        return Ok(());
+    }
+    if why.is_empty() {
+        why.push(match fresh.len() {
+            0 => "there is nothing left to do (done meanwhile)".to_string(),
+            n => format!(
+                "the plan would now make {n} call{} that differ from the approved ones",
+                if n == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    Err(AppError::new(
+        Kind::Preflight,
+        format!(
+            "the groups changed while the plan waited for confirmation (another operator?): {}; nothing was changed",
+            why.join("; ")
+        ),
+    )
+    .with_hint(hint)
+    .into())
 }
 
 /// Preflight, plan, confirm, apply, verify (and watch) a recycle.
@@ -353,7 +373,7 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
             &clock,
             &targets,
             watch::TICK,
-            async || Ok(aws.describe_groups(&names).await?),
+            async || watch::observe(aws, &names).await,
             |line| progress.set(line.to_string()),
         )
         .await?;
@@ -762,6 +782,53 @@ pub async fn wait_for_scale_down(
     waited
 }
 
+/// The scale-in planned again after the confirmation (issue 12 item 6, as for the recycle):
+/// another operator may have cancelled the recycle, or cancelled it and started another, while
+/// the plan waited. The approved calls must be the calls now, and each group's recycle the same
+/// one (its scale-down time), or nothing is changed (exit 3).
+async fn rescale_after_confirmation(
+    ctx: &Context,
+    aws: &Aws,
+    req: &ScaleRemoveRequest,
+    approved: &[&GroupScaleIn],
+    calls: &[Call],
+    now: Timestamp,
+) -> Result<()> {
+    let (fleet, instances) = scale_in_facts(ctx, aws, req).await?;
+    let fresh = plan_scale_in(ctx, req, &fleet, &instances, now);
+    let mut why: Vec<String> = fresh
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.group, f.problem))
+        .collect();
+    let safe: Vec<&GroupScaleIn> = fresh.safe_groups().collect();
+    for g in approved {
+        let now = safe.iter().find(|f| f.group == g.group);
+        match now {
+            None => why.push(format!("{}: no longer safe to change", g.group)),
+            Some(f) if f.scale_down_at != g.scale_down_at => why.push(format!(
+                "{}: its recycle now scales down at {} (the plan showed {})",
+                g.group,
+                f.scale_down_at.map_or("never".to_string(), rfc3339),
+                g.scale_down_at.map_or("never".to_string(), rfc3339)
+            )),
+            Some(_) => {}
+        }
+    }
+    refuse_if_changed(
+        calls,
+        &ScaleInPlan::calls(safe.iter().copied()),
+        why,
+        format!(
+            "see what is there now with `login-release ls-servers {}`, then run `login-release {} {} {}` again for a new plan",
+            req.env,
+            req.direction.command(),
+            req.env,
+            req.target
+        ),
+    )
+}
+
 /// Preflight, plan, confirm, apply and verify a scale-in.
 /// Removing the old instances after a FAIL leaves only the failing code: say so loudly. The
 /// verdict is the group tag `monitor-deploy` records (read with the group, no extra call).
@@ -909,6 +976,11 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
     outcome.status = go.into();
     if go != Go::Apply {
         return Ok(outcome);
+    }
+    if !req.preapproved {
+        // The command's own clock: it has moved on by the wait (and `--now` starts it).
+        let now = whole_second(clock.now());
+        rescale_after_confirmation(ctx, aws, req, &safe, &calls, now).await?;
     }
     let report = apply_calls(ctx, aws, &calls).await;
     let resume = resume_commands(ctx.settings(), env, &req.target, req.direction, &report);

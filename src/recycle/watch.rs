@@ -3,10 +3,11 @@
 //!
 //! - [`wait_until`]: count down to a time (the recycle's scale-down, for `--wait` and
 //!   `config-recycle --then-remove-old`).
-//! - [`watch_new_instances`]: poll until a recycle's new instances are InService and Healthy, or
-//!   fail when a group's scale-down time comes first (`asg-recycle --watch`).
+//! - [`watch_new_instances`]: poll until a recycle's new instances are InService, Healthy and
+//!   healthy in their group's target groups, or fail when a group's scale-down time comes first
+//!   (`asg-recycle --watch`, `deploy`'s step 6).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use super::plan::{is_leaving, GroupRecycle};
 use super::Clock;
 use crate::aws::fleet::Group;
+use crate::aws::Aws;
 use crate::plan::{relative, rfc3339};
 
 /// How often the countdown is refreshed and the fleet polled.
@@ -92,6 +94,54 @@ pub struct GroupProgress {
     pub want: usize,
 }
 
+/// What one poll sees: the groups, and the target groups' view of their instances.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub groups: Vec<Group>,
+    /// Instance id -> its state in each target group it is registered in.
+    pub target_health: BTreeMap<String, Vec<String>>,
+}
+
+impl Observed {
+    /// Groups with no target groups (the worker) are judged by the group alone.
+    pub fn of_groups(groups: Vec<Group>) -> Observed {
+        Observed {
+            groups,
+            target_health: BTreeMap::new(),
+        }
+    }
+
+    /// The group's view, then the load balancer's: during the health-check grace period a
+    /// group reports a new instance Healthy while its target groups have not passed it yet,
+    /// and it serves no traffic until they do.
+    fn is_ready(&self, group: &Group, i: &crate::aws::fleet::GroupInstance) -> bool {
+        i.in_service_and_healthy()
+            && (group.target_group_arns.is_empty()
+                || self.target_health.get(&i.id).is_some_and(|states| {
+                    !states.is_empty() && states.iter().all(|s| s == "healthy")
+                }))
+    }
+}
+
+/// Reads the groups `names` and the health of their target groups' targets.
+pub async fn observe(aws: &Aws, names: &[String]) -> Result<Observed> {
+    let groups = aws.describe_groups(names).await?;
+    let arns: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.target_group_arns.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let target_health = match arns.is_empty() {
+        true => BTreeMap::new(),
+        false => aws.target_health(&arns).await?,
+    };
+    Ok(Observed {
+        groups,
+        target_health,
+    })
+}
+
 /// The verdict of one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -101,23 +151,25 @@ pub enum Status {
 }
 
 /// Judges one poll: counts each group's new instances (not in `old`, not leaving) and the ready
-/// ones (InService and Healthy).
-pub fn assess(targets: &[WatchTarget], groups: &[Group], now: Timestamp) -> Status {
+/// ones (InService and Healthy, and healthy in the group's target groups).
+pub fn assess(targets: &[WatchTarget], seen: &Observed, now: Timestamp) -> Status {
     let mut parts = Vec::new();
     let mut progress = Vec::new();
     let mut done = true;
     let mut late = Vec::new();
     for t in targets {
-        let members = groups
-            .iter()
-            .find(|g| g.name == t.group)
+        let group = seen.groups.iter().find(|g| g.name == t.group);
+        let new: Vec<_> = group
             .map(|g| g.instances.as_slice())
-            .unwrap_or(&[]);
-        let new: Vec<_> = members
+            .unwrap_or(&[])
             .iter()
             .filter(|i| !t.old.contains(&i.id) && !is_leaving(&i.lifecycle))
             .collect();
-        let ready = new.iter().filter(|i| i.in_service_and_healthy()).count();
+        let ready = new
+            .iter()
+            .filter(|i| group.is_some_and(|g| seen.is_ready(g, i)))
+            .count();
+        let with_targets = group.is_some_and(|g| !g.target_group_arns.is_empty());
         progress.push(GroupProgress {
             group: t.group.clone(),
             launched: new.len(),
@@ -136,9 +188,14 @@ pub fn assess(targets: &[WatchTarget], groups: &[Group], now: Timestamp) -> Stat
         done = false;
         if now >= t.deadline {
             late.push(format!(
-                "{}: {ready} of {} new instances InService and Healthy at its scale-down time {}",
+                "{}: {ready} of {} new instances InService and Healthy{} at its scale-down time {}",
                 t.group,
                 t.want,
+                if with_targets {
+                    " in the group and its target groups"
+                } else {
+                    ""
+                },
                 rfc3339(t.deadline)
             ));
         }
@@ -175,11 +232,11 @@ pub async fn watch_new_instances<C: Clock>(
     clock: &C,
     targets: &[WatchTarget],
     tick: Duration,
-    mut poll: impl AsyncFnMut() -> Result<Vec<Group>>,
+    mut poll: impl AsyncFnMut() -> Result<Observed>,
     mut progress: impl FnMut(&str),
 ) -> Result<std::result::Result<Vec<GroupProgress>, String>> {
     let first_scale_out = targets.iter().map(|t| t.scale_out_at).min();
-    let mut last: Vec<Group> = Vec::new();
+    let mut last = Observed::default();
     loop {
         let now = clock.now();
         if first_scale_out.is_some_and(|t| now >= t) {
@@ -303,7 +360,7 @@ mod tests {
             async || {
                 let i = polls;
                 polls += 1;
-                Ok(script[i.min(script.len() - 1)].clone())
+                Ok(Observed::of_groups(script[i.min(script.len() - 1)].clone()))
             },
             |l| lines.push(l.to_string()),
         ))
@@ -347,7 +404,7 @@ mod tests {
             &clock,
             &[target()],
             Duration::from_secs(60),
-            async || Ok(stuck.clone()),
+            async || Ok(Observed::of_groups(stuck.clone())),
             |_| {},
         ))
         .unwrap();
@@ -359,13 +416,61 @@ mod tests {
     }
 
     #[test]
+    fn a_group_with_target_groups_waits_for_them_too() {
+        let mut groups = idp_with(&[
+            ("i-a", "InService", "Healthy"),
+            ("i-b", "InService", "Healthy"),
+            ("i-c", "InService", "Healthy"),
+            ("i-d", "InService", "Healthy"),
+        ]);
+        groups[0].target_group_arns = vec!["arn:tg/idp".into()];
+        let states = |c: &str, d: &str| Observed {
+            groups: groups.clone(),
+            target_health: [
+                ("i-c".to_string(), vec![c.to_string()]),
+                ("i-d".to_string(), vec![d.to_string()]),
+            ]
+            .into(),
+        };
+        let now = t("2026-11-26T12:06:00Z");
+        // In the grace period the group says Healthy; the load balancer has not passed i-d.
+        assert_eq!(
+            assess(&[target()], &states("healthy", "initial"), now),
+            Status::Waiting("prod-idp 1/2 ready, 2 launched (scale-down in 9m)".into())
+        );
+        // Not registered in the target group at all: not ready either.
+        let mut unregistered = states("healthy", "healthy");
+        unregistered.target_health.remove("i-d");
+        assert!(matches!(
+            assess(&[target()], &unregistered, now),
+            Status::Waiting(_)
+        ));
+        assert!(matches!(
+            assess(&[target()], &states("healthy", "healthy"), now),
+            Status::Done(_)
+        ));
+        assert_eq!(
+            assess(
+                &[target()],
+                &states("healthy", "unhealthy"),
+                t("2026-11-26T12:15:00Z")
+            ),
+            Status::Failed("prod-idp: 1 of 2 new instances InService and Healthy in the group and its target groups at its scale-down time 2026-11-26T12:15:00Z".into())
+        );
+    }
+
+    #[test]
     fn leaving_and_old_instances_are_not_new() {
         let groups = idp_with(&[
             ("i-a", "InService", "Healthy"),
             ("i-c", "Terminating", "Healthy"),
             ("i-d", "InService", "Healthy"),
         ]);
-        let s = assess(&[target()], &groups, t("2026-11-26T12:06:00Z"));
+        let s = assess(
+            &[target()],
+            &Observed::of_groups(groups),
+            t("2026-11-26T12:06:00Z"),
+        );
         assert_eq!(
             s,
             Status::Waiting("prod-idp 1/2 ready, 1 launched (scale-down in 9m)".into())

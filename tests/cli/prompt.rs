@@ -155,3 +155,64 @@ fn a_second_operator_s_recycle_during_the_prompt_refuses_the_first() {
     // The other operator's actions are untouched.
     assert_eq!(scale_out_at(&f), theirs);
 }
+
+/// Runs `args` with `--yes` as another operator would, from their own shell.
+fn other_operator(f: &Fixture, args: &[&str]) {
+    let mut other = crate::support::cmd(f.home.path());
+    crate::support::aws_env(&mut other, f.moto.url());
+    let out = other.arg("--yes").args(args).output().unwrap();
+    crate::support::assert_success(&out);
+}
+
+#[test]
+fn a_recycle_cancelled_and_started_again_during_the_prompt_is_not_cancelled_by_the_old_plan() {
+    let f = Fixture::prod();
+    other_operator(&f, &["asg-recycle", "prod", "idp"]);
+    let pty = Pty::spawn(
+        f.home.path(),
+        &aws_vars(f.moto.url()),
+        &["scale-remove-new-instances", "prod", "idp"],
+    );
+    pty.wait_for(PROMPT);
+    // Meanwhile another operator cancels that recycle and starts a new one: the plan on screen
+    // would now cancel theirs.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    other_operator(&f, &["scale-remove-new-instances", "prod", "idp"]);
+    other_operator(&f, &["asg-recycle", "prod", "idp"]);
+    let theirs = scale_out_at(&f);
+    assert_eq!(theirs.len(), 1);
+    let mut pty = pty;
+    pty.send("prod\r");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 3, "{screen}");
+    assert!(
+        screen.contains("the groups changed while the plan waited for confirmation"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("its recycle now scales down at"),
+        "{screen}"
+    );
+    assert_eq!(scale_out_at(&f), theirs, "the new recycle is untouched");
+}
+
+#[test]
+fn config_recycle_refuses_when_another_recycle_started_during_the_prompt() {
+    let f = Fixture::prod();
+    let mut pty = Pty::spawn(
+        f.home.path(),
+        &aws_vars(f.moto.url()),
+        &["config-recycle", "prod", "idp"],
+    );
+    pty.wait_for(PROMPT);
+    other_operator(&f, &["asg-recycle", "prod", "idp"]);
+    let theirs = scale_out_at(&f);
+    pty.send("prod\r");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 3, "{screen}");
+    assert!(
+        screen.contains("the groups changed while the plan waited for confirmation"),
+        "{screen}"
+    );
+    assert_eq!(scale_out_at(&f), theirs);
+}
