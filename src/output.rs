@@ -241,6 +241,21 @@ pub struct Progress {
     last: String,
     started: Instant,
     quiet: bool,
+    /// On a pipe: what the last printed line said (its durations aside), and when.
+    printed: Option<(String, Instant)>,
+}
+
+/// On a pipe or in a file, a countdown would print a line every tick: a line is printed when
+/// what it says changes (durations aside), and a countdown alone once in this long.
+const PIPED_EVERY: Duration = Duration::from_secs(30);
+
+/// `msg` with its durations (`7s`, `4m30s`, `1h`) as `#`: two lines with the same shape say
+/// the same thing a little later.
+fn shape(msg: &str) -> String {
+    static DURATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b(\d+[hms])+\b").expect("a valid pattern")
+    });
+    DURATION.replace_all(msg, "#").into_owned()
 }
 
 impl Progress {
@@ -250,6 +265,7 @@ impl Progress {
             last: String::new(),
             started: Instant::now(),
             quiet: out.quiet,
+            printed: None,
         };
         if out.stderr_tty && !out.quiet {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -271,11 +287,21 @@ impl Progress {
         }
         match &self.bar {
             Some(bar) => bar.set_message(msg.clone()),
-            None if !self.quiet => stderr_line(format!(
-                "[{}] {}",
-                jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                msg
-            )),
+            None if !self.quiet => {
+                let shape = shape(&msg);
+                let due = self
+                    .printed
+                    .as_ref()
+                    .is_none_or(|(last, at)| *last != shape || at.elapsed() >= PIPED_EVERY);
+                if due {
+                    stderr_line(format!(
+                        "[{}] {}",
+                        jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        msg
+                    ));
+                    self.printed = Some((shape, Instant::now()));
+                }
+            }
             None => {}
         }
         self.last = msg;
@@ -298,6 +324,28 @@ impl Progress {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    #[test]
+    fn a_countdown_has_one_shape_and_a_change_of_count_another() {
+        use super::shape;
+        assert_eq!(
+            shape("prod-idp 0/4 (scale-out in 7s), prod-worker 0/2 (scale-out in 1m30s)"),
+            shape("prod-idp 0/4 (scale-out in 6s), prod-worker 0/2 (scale-out in 1m29s)")
+        );
+        assert_ne!(
+            shape("prod-idp 0/4 ready, 4 launched (scale-down in 20s)"),
+            shape("prod-idp 1/4 ready, 4 launched (scale-down in 19s)")
+        );
+        // Times of day and instance ids are not durations.
+        assert_eq!(
+            shape("waiting for the soak at 2026-12-02T21:52:38Z: 1h2m left"),
+            "waiting for the soak at 2026-12-02T21:52:38Z: # left"
+        );
+        assert_eq!(shape("i-0a1b2c3s"), "i-0a1b2c3s");
     }
 }
 
