@@ -48,6 +48,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         open_pr: args.open_pr,
         reason: args.reason,
         fleet: args.fleet,
+        squashed: None,
     };
     let outcome = revert::run(ctx, &request).await?;
     render(ctx, &outcome)

@@ -817,18 +817,29 @@ fn approve(ctx: &Context, args: ApproveArgs) -> Result<()> {
         Some(n) => n,
         None => wait_for_promotion_pr(ctx, &remote, &args)?,
     };
-    let review = remote.approve(n, &args.reviewer)?;
+    let method: MergeMethod = args
+        .method
+        .parse()
+        .map_err(|e: String| crate::error::usage(e, "use merge, squash or rebase"))?;
+    // With --merge, one request: `deploy` polling the PR must not see it approved and open, or
+    // it would merge it itself before the reviewer's chosen method.
+    let mut merged = match args.merge {
+        true => Some(remote.approve_and_merge(n, method, &args.reviewer)?),
+        false => None,
+    };
+    let review = match merged.as_mut() {
+        Some(m) => m
+            .as_object_mut()
+            .and_then(|o| o.remove("review"))
+            .unwrap_or_default(),
+        None => remote.approve(n, &args.reviewer)?,
+    };
     let mut doc = serde_json::json!({ "pr": n, "reviewer": args.reviewer, "review": review });
     if !ctx.out.is_json() {
         ctx.out
             .data(format!("approved       #{n} as {}", args.reviewer));
     }
-    if args.merge {
-        let method: MergeMethod = args
-            .method
-            .parse()
-            .map_err(|e: String| crate::error::usage(e, "use merge, squash or rebase"))?;
-        let merged = remote.merge(n, method, &args.reviewer)?;
+    if let Some(merged) = merged {
         let sha = merged["sha"].as_str().unwrap_or_default().to_string();
         let base = merged["pull"]["base"]["ref"]
             .as_str()

@@ -280,6 +280,8 @@ impl Repo {
 
     /// The revert of merge `merge` against its parent number `mainline` (1-based), committed on
     /// top of `onto`, with git's message. Returns the new commit (referenced by no ref yet).
+    /// `mainline` 0 reverts a commit that is not a merge (a squash-merged promotion), as
+    /// `git revert` without `-m` does.
     pub fn revert_merge(
         &self,
         merge: Oid,
@@ -290,7 +292,7 @@ impl Repo {
         let merge_c = self.commit(merge)?;
         let ours = self.commit(onto)?;
         let parent = merge_c
-            .parent_id((mainline - 1) as usize)
+            .parent_id(mainline.saturating_sub(1) as usize)
             .context("reading the merge's mainline parent")?;
         let mut index = self
             .git
@@ -307,7 +309,11 @@ impl Repo {
             .write_tree_to(&self.git)
             .context("writing the reverted tree")?;
         let tree = self.git.find_tree(tree_id)?;
-        let message = revert_message(&summary_of(&merge_c), merge, Some(parent));
+        let message = revert_message(
+            &summary_of(&merge_c),
+            merge,
+            (mainline > 0).then_some(parent),
+        );
         let new = self
             .git
             .commit(None, committer, committer, &message, &tree, &[&ours])

@@ -19,7 +19,7 @@ use crate::plan::{Plan, Step};
 use crate::recycle::run::{rollback_fleet, ScaleRemoveOutcome};
 use crate::release::publish::{self, Branch};
 use crate::release::{links, rc};
-use crate::types::{short, Env, RcNumber};
+use crate::types::{short, Env, GitSha, RcNumber};
 
 /// What to roll back, as explicit inputs.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,19 @@ pub struct RevertRequest {
     pub reason: Option<String>,
     /// Also the quick fleet rollback of this environment, before the push.
     pub fleet: Option<Env>,
+    /// The promotion PR was squash-merged as this commit (`deploy` knows it from GitHub): it is
+    /// reverted though it is not a merge. Without it a tip that is not a merge is refused, since
+    /// nothing says which commits make the promotion.
+    pub squashed: Option<Squashed>,
+}
+
+/// A promotion PR that GitHub squash-merged.
+#[derive(Debug, Clone)]
+pub struct Squashed {
+    pub sha: GitSha,
+    pub pr: u64,
+    /// The PR's head branch, e.g. `stages/rc-2026-11-20`.
+    pub branch: String,
 }
 
 /// How the rollback ended: `rollback`'s JSON document.
@@ -79,6 +92,8 @@ struct Promotion {
     tip: Oid,
     subject: String,
     first_parent: Oid,
+    /// git's `-m`: 1 for a merge commit, 0 for a squash.
+    mainline: u32,
     merge: Option<rc::PromotionMerge>,
 }
 
@@ -189,7 +204,12 @@ fn git_half_failed(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// The promotion merge at production's tip, or a preflight error saying why there is none.
-fn find_promotion(ctx: &Context, repo: &Repo, remote: &Remote<'_>) -> Result<Promotion> {
+fn find_promotion(
+    ctx: &Context,
+    repo: &Repo,
+    remote: &Remote<'_>,
+    squashed: Option<&Squashed>,
+) -> Result<Promotion> {
     let s = ctx.settings();
     let prod_name = format!("{}/{}", remote.name, s.git.prod_branch);
     let Some(tip) = repo.remote_branch(&remote.name, &s.git.prod_branch) else {
@@ -204,6 +224,35 @@ fn find_promotion(ctx: &Context, repo: &Repo, remote: &Remote<'_>) -> Result<Pro
     let tip_commit = repo.commit(tip)?;
     let subject = crate::git::repo::summary_of(&tip_commit);
     let parents = tip_commit.parent_count();
+    // GitHub's squash subject ends in `(#N)`; a rebase merge (also one parent) keeps the RC's
+    // own subjects and is several commits, which one revert would not undo: refused below.
+    let is_the_squash = |sq: &&Squashed| {
+        parents == 1
+            && sq.sha.as_str() == tip.to_string()
+            && subject.trim_end().ends_with(&format!("(#{})", sq.pr))
+    };
+    if let Some(sq) = squashed.filter(is_the_squash) {
+        ctx.out.warn(format!(
+            "the tip of {prod_name} is the squash merge of PR #{} ({} \"{subject}\"); reverting that one commit",
+            sq.pr,
+            short(tip)
+        ));
+        return Ok(Promotion {
+            tip,
+            subject,
+            first_parent: tip_commit.parent_id(0)?,
+            mainline: 0,
+            merge: Some(rc::PromotionMerge {
+                pr: sq.pr,
+                rc_suffix: sq
+                    .branch
+                    .strip_prefix(&s.git.rc_branch_prefix)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string),
+                branch: sq.branch.clone(),
+            }),
+        });
+    }
     if parents != 2 {
         return Err(preflight(
             format!(
@@ -228,6 +277,7 @@ fn find_promotion(ctx: &Context, repo: &Repo, remote: &Remote<'_>) -> Result<Pro
         tip,
         subject,
         first_parent,
+        mainline: 1,
         merge,
     })
 }
@@ -264,7 +314,7 @@ async fn prepare(
     remote: &Remote<'_>,
     req: &RevertRequest,
 ) -> Result<Prepared> {
-    let promotion = find_promotion(ctx, repo, remote)?;
+    let promotion = find_promotion(ctx, repo, remote, req.squashed.as_ref())?;
     let client = match req.open_pr {
         true => {
             let c = github::connect(ctx)?;
@@ -340,10 +390,14 @@ fn prepare_branch(
         Some(r) => r,
         None => {
             let committer = committer.expect("no findings means an identity");
-            repo.revert_merge(tip, 1, tip, &committer)?.map_err(|c| {
+            let m = promotion.mainline;
+            repo.revert_merge(tip, m, tip, &committer)?.map_err(|c| {
                 preflight(
                     format!("reverting {} conflicts in {}", short(tip), c.paths.join(", ")),
-                    format!("revert it by hand: git switch -c {branch} {prod_name} && git revert -m 1 {tip}"),
+                    format!(
+                        "revert it by hand: git switch -c {branch} {prod_name} && git revert {}{tip}",
+                        if m > 0 { format!("-m {m} ") } else { String::new() }
+                    ),
                 )
             })?
         }

@@ -752,9 +752,20 @@ def control(method, path, body, r):
             save_state()
             return 200, r.review(pr["number"], review), {}
         if parts[2] == "merge":
-            answer = merge_pr(pr, reviewer, body.get("method", "merge"), body.get("sha"))
+            # With "approve", the review and the merge are one change of state (the reviewer who
+            # approves and merges at once): nobody polling sees the PR approved but open between.
+            review = None
+            if body.get("approve"):
+                review = add_review(pr, reviewer, "APPROVE", body.get("body") or "Looks good to me.")
+            try:
+                answer = merge_pr(pr, reviewer, body.get("method", "merge"), body.get("sha"))
+            except ApiError:
+                if review is not None:
+                    STATE["reviews"][str(pr["number"])].remove(review)
+                raise
             save_state()
-            return 200, {**answer, "pull": r.pull(pr, full=True)}, {}
+            extra = {"review": r.review(pr["number"], review)} if review is not None else {}
+            return 200, {**answer, **extra, "pull": r.pull(pr, full=True)}, {}
         if parts[2] == "close":
             close_pr(pr)
             save_state()

@@ -480,3 +480,184 @@ fn two_starts_at_once_exactly_one_takes_the_lock() {
     assert_eq!(state["pulls"].as_object().unwrap().len(), 1, "{state}");
     assert_eq!(sb.record()["lifecycle"]["state"], "active");
 }
+
+/// A failure stop after production changed: exit 5 at `step`, the record keeps the step failed
+/// and the lock, and the hint offers both ways on.
+fn assert_stopped_at(sb: &Sandbox, name: &str, exit: i32, (step, title): (&str, &str)) -> Value {
+    let log = sb.output_of(name);
+    assert_eq!(exit, 5, "{log}");
+    assert!(
+        log.contains(&format!("deploy stopped at step `{title}`")),
+        "{log}"
+    );
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "active", "{record}");
+    assert!(
+        step_states(&record).contains(&format!("{step}=failed")),
+        "{:?}",
+        step_states(&record)
+    );
+    record
+}
+
+/// `deploy rollback` from wherever the release stopped: the record ends, the lock is free.
+fn roll_back(sb: &Sandbox, reason: &str) -> String {
+    let out = sb.run(&["--yes", "deploy", "rollback", "--reason", reason]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sb.record()["lifecycle"]["state"], "aborted");
+    stderr(&out)
+}
+
+/// Production's idp fleet serves `old` only again (the new instances were taken out).
+fn wait_for_old_fleet(sb: &Sandbox, old: &str, new: &str) {
+    wait_for(120, "the new instances to go", || {
+        let text = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
+        (text.contains(old) && !text.contains(new)).then_some(())
+    });
+}
+
+/// The revert PRs into production's branch, by head branch.
+fn revert_prs(sb: &Sandbox) -> Vec<String> {
+    let state = sb.github.state().unwrap();
+    state["pulls"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|p| p["state"] == "open")
+        .filter_map(|p| p["head_ref"].as_str())
+        .filter(|h| h.starts_with("revert-rc-"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_failed_migration_stops_the_release_and_rollback_brings_the_old_fleet_back() {
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    crate::support::assert_success(&sb.sandbox(&["break", "migration"]));
+    let i = sb.spawn("deploy", &start_args());
+    approve_when_open(&sb);
+    let exit = sb.wait(i, "deploy", 300);
+    assert_stopped_at(&sb, "deploy", exit, ("migration", "migration"));
+    let log = sb.output_of("deploy");
+    assert!(log.contains("ABANDON"), "{log}");
+    assert!(
+        log.contains("deploy resume --env prod") && log.contains("deploy rollback --env prod"),
+        "{log}"
+    );
+    // Nothing after the failure ran: the monitor never judged, the old instances stay.
+    let record = sb.record();
+    for later in ["in_service", "monitor", "remove_old", "soak", "tag"] {
+        assert!(
+            step_states(&record).contains(&format!("{later}=pending")),
+            "{:?}",
+            step_states(&record)
+        );
+    }
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+
+    let err = roll_back(&sb, "migration abandoned");
+    assert!(err.contains("retrospective"), "{err}");
+    wait_for_old_fleet(&sb, &old_sha, &new_sha);
+    assert_eq!(revert_prs(&sb).len(), 1, "{err}");
+    assert!(sb.origin(&["tag", "--points-at", "stages/prod"]).is_empty());
+}
+
+#[test]
+fn unhealthy_new_instances_stop_the_release_and_rollback_brings_the_old_fleet_back() {
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    crate::support::assert_success(&sb.sandbox(&["break", "health"]));
+    let i = sb.spawn("deploy", &start_args());
+    approve_when_open(&sb);
+    let exit = sb.wait(i, "deploy", 300);
+    assert_stopped_at(
+        &sb,
+        "deploy",
+        exit,
+        ("in_service", "new instances in service"),
+    );
+    let log = sb.output_of("deploy");
+    assert!(
+        log.contains("the new instances did not become healthy"),
+        "{log}"
+    );
+    assert!(log.contains("ls-servers prod"), "{log}");
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+
+    roll_back(&sb, "new instances unhealthy");
+    wait_for_old_fleet(&sb, &old_sha, &new_sha);
+    assert_eq!(revert_prs(&sb).len(), 1);
+}
+
+#[test]
+fn a_closed_or_squash_merged_promotion_pr_stops_the_release_and_rollback_undoes_it() {
+    use login_release::sandbox::github::MergeMethod;
+
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+
+    // Closed without merging: production is untouched, the rollback only ends the record.
+    let i = sb.spawn("closed", &start_args());
+    let n = wait_for(90, "the promotion PR", || sb.open_pr());
+    sb.github.close(n).unwrap();
+    let exit = sb.wait(i, "closed", 120);
+    let log = sb.output_of("closed");
+    assert_eq!(exit, 5, "{log}");
+    assert!(
+        log.contains(&format!("PR #{n} was closed without merging")),
+        "{log}"
+    );
+    assert!(log.contains("reopen it on GitHub"), "{log}");
+    assert!(
+        step_states(&sb.record()).contains(&"merge=failed".to_string()),
+        "{log}"
+    );
+    let err = roll_back(&sb, "wrong RC");
+    assert!(err.contains("closed unmerged"), "{err}");
+    assert!(revert_prs(&sb).is_empty(), "{err}");
+    assert_eq!(sb.origin(&["rev-parse", "stages/prod"]), old_sha);
+
+    // Started again, and squash-merged by the reviewer: production's branch changed, but not
+    // by the runbook's merge. The release stops and only the rollback is offered; the
+    // rollback's revert PR undoes the squash commit.
+    let i = sb.spawn("squashed", &start_args());
+    let n2 = wait_for(90, "a new promotion PR", || {
+        sb.open_pr().filter(|&m| m != n)
+    });
+    sb.github
+        .approve_and_merge(n2, MergeMethod::Squash, "sandbox-reviewer")
+        .unwrap();
+    let exit = sb.wait(i, "squashed", 120);
+    let log = sb.output_of("squashed");
+    assert_eq!(exit, 5, "{log}");
+    assert!(
+        log.contains(&format!("PR #{n2} was squash-merged")),
+        "{log}"
+    );
+    assert!(log.contains("deploy rollback --env prod"), "{log}");
+    assert!(
+        !log.contains("deploy resume"),
+        "a squash cannot be resumed: {log}"
+    );
+    let squash = sb.origin(&["rev-parse", "stages/prod"]);
+    let parents = sb.origin(&["rev-list", "--parents", "-n", "1", "stages/prod"]);
+    assert_eq!(parents.split_whitespace().count(), 2, "{parents}");
+
+    let err = roll_back(&sb, "squash-merged");
+    assert!(err.contains("squash merge of PR"), "{err}");
+    let reverts = revert_prs(&sb);
+    assert_eq!(reverts.len(), 1, "{err}");
+    // The revert sits on the squash and gives back production's tree from before it.
+    let revert = &reverts[0];
+    assert_eq!(sb.origin(&["rev-parse", &format!("{revert}^")]), squash);
+    assert_eq!(
+        sb.origin(&["rev-parse", &format!("{revert}^{{tree}}")]),
+        sb.origin(&["rev-parse", &format!("{old_sha}^{{tree}}")])
+    );
+    // The fleet was never recycled: nothing to bring back.
+    assert!(
+        !stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]))
+            .contains(&squash)
+    );
+}

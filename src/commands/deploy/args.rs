@@ -18,10 +18,12 @@ The steps, each the step command's own preflight, plan, confirmation and verific
                   in progress and no extra servers, a signing key, GitHub access
    2 cut          cut-rc --open-pr (or --patch --cherry-pick): the RC branch and promotion PR
    3 merge        wait for an approval and the merge (a normal merge; never squash); once
-                  approved, deploy offers to merge it
+                  approved, deploy offers to merge it. Closed unmerged stops (exit 5);
+                  squash-merged stops and offers only the rollback, which reverts the squash
    4 recycle      asg-recycle (idp: migration first, idp and worker; pki: pivcac)
-   5 migration    watch-migration to the success marker (idp)
-   6 in service   the new instances InService and Healthy
+   5 migration    watch-migration to the success marker (idp); ABANDON stops (exit 5)
+   6 in service   the new instances InService and Healthy in their groups and healthy in
+                  their target groups, before the scale-down (else exit 5)
    7 monitor      monitor-deploy: FAIL stops and offers the rollback
    8 remove old   scale-remove-old-instances after the scale-down (with a countdown)
    9 soak         deploy.soak with a last monitor look, then the manual checks in production,

@@ -232,10 +232,8 @@ fn stopped(e: anyhow::Error, step: Step, env: &str) -> anyhow::Error {
         (Kind::Interrupted, _) => format!(
             "the record is saved; go on with `login-release deploy resume --env {env}`"
         ),
-        // The step already says to roll back (a monitor FAIL): its hint is the whole answer.
-        (_, true) if r.hint.as_deref().is_some_and(|h| h.contains("deploy rollback")) => {
-            r.hint.clone().unwrap_or_default()
-        }
+        // The step's only way on is the rollback (a monitor FAIL, a squash): its hint says so.
+        _ if e.downcast_ref::<steps::RollBack>().is_some() => r.hint.clone().unwrap_or_default(),
         (_, true) => format!(
             "{}; then `login-release deploy resume --env {env}`, or roll back with `login-release deploy rollback --env {env} --reason TEXT`",
             r.hint.as_deref().unwrap_or("fix what the message names")

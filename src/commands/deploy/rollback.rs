@@ -13,9 +13,11 @@ use crate::context::Context;
 use crate::deploy::record::{Step, StepState};
 use crate::deploy::store::Store;
 use crate::git::repo::Repo;
+use crate::github::MergeKind;
 use crate::outcome::Status;
 use crate::recycle::run as recycle_run;
-use crate::release::revert::{self, RevertRequest};
+use crate::release::revert::{self, RevertRequest, Squashed};
+use crate::types::GitSha;
 
 fn done(state: &StepState) -> bool {
     matches!(state, StepState::Done { .. })
@@ -39,8 +41,8 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
     let r = &loaded.record;
     let reached_prod = !pending(&r.step(Step::Recycle).state);
     let old_gone = done(&r.step(Step::RemoveOld).state);
-    let merged = done(&r.step(Step::Merge).state);
     let promotion = super::scope::promotion_pr(r);
+    let merged = merged_promotion(ctx, done(&r.step(Step::Merge).state), promotion.number).await?;
     let mut doc = serde_json::Map::new();
     ctx.out.status(format!(
         "rolling back the release of {} to {env} from step `{}`",
@@ -62,7 +64,7 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
     }
 
     // 2. The revert branch and PR, once production's branch holds the promotion.
-    if merged {
+    if let Merged::Yes { squashed } = merged {
         let out = revert::run(
             ctx,
             &RevertRequest {
@@ -70,6 +72,7 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
                 open_pr: true,
                 reason: Some(a.reason.clone()),
                 fleet: None,
+                squashed,
             },
         )
         .await?;
@@ -83,10 +86,13 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
             ));
         }
         doc.insert("revert".into(), serde_json::to_value(&out)?);
-    } else if let Some(pr) = promotion.url {
-        ctx.out.notice(format!(
-            "the promotion PR was not merged: close it on GitHub ({pr})"
-        ));
+    } else if let (Merged::No { closed }, Some(pr)) = (merged, promotion.url) {
+        ctx.out.notice(match closed {
+            true => format!(
+                "the promotion PR was closed unmerged ({pr}): production's branch is unchanged"
+            ),
+            false => format!("the promotion PR was not merged: close it on GitHub ({pr})"),
+        });
     }
 
     if ctx.dry_run() {
@@ -115,6 +121,48 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What became of the promotion PR.
+enum Merged {
+    No {
+        closed: bool,
+    },
+    /// Production's branch holds it: by the merge commit, or by GitHub's squash of it.
+    Yes {
+        squashed: Option<Squashed>,
+    },
+}
+
+/// Asks GitHub unless the record already says merged: the release may have stopped at a squash
+/// merge (production's branch changed all the same), or crashed after a merge it did not record.
+async fn merged_promotion(ctx: &Context, recorded: bool, number: Option<u64>) -> Result<Merged> {
+    let Some(n) = number.filter(|_| !recorded) else {
+        return Ok(match recorded {
+            true => Merged::Yes { squashed: None },
+            false => Merged::No { closed: false },
+        });
+    };
+    let client = crate::github::connect(ctx)?;
+    let pr = client.pull(n).await?;
+    if pr.merged_at.is_none() {
+        return Ok(Merged::No {
+            closed: pr.state == "closed",
+        });
+    }
+    let squashed = match client.merge_kind(&pr).await? {
+        MergeKind::Merge => None,
+        MergeKind::Squash => pr
+            .merge_commit_sha
+            .as_deref()
+            .and_then(|sha| sha.parse::<GitSha>().ok())
+            .map(|sha| Squashed {
+                sha,
+                pr: n,
+                branch: pr.head.ref_name.clone(),
+            }),
+    };
+    Ok(Merged::Yes { squashed })
 }
 
 /// A declined part stops the rollback; the record stays as it was.

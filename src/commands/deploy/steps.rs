@@ -31,6 +31,29 @@ use crate::release::rc;
 use crate::release::tag::{self, TagRequest};
 use crate::types::{Env, GitSha, HumanDuration, RcNumber};
 
+/// A step's stop whose only way on is the rollback (a monitor FAIL, a manual check refused, a
+/// squash-merged promotion): its hint already names `deploy rollback`, so it is the release's
+/// next step as it stands, with no "resume" added.
+#[derive(Debug)]
+pub struct RollBack(pub AppError);
+
+impl std::fmt::Display for RollBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RollBack {
+    // The AppError under it decides the exit code and carries the hint (`error::report`).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn roll_back(e: AppError) -> anyhow::Error {
+    RollBack(e).into()
+}
+
 /// How a step ended.
 pub enum End {
     /// Done, with what it verified (the step command's own outcome document).
@@ -88,6 +111,11 @@ fn new_sha(s: &Session<'_>) -> Option<String> {
         .and_then(|v| v.get("merge_sha"))
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+/// A sha from GitHub as people read it; by characters, since GitHub's text is not ours.
+fn short_sha(sha: &str) -> String {
+    sha.chars().take(9).collect()
 }
 
 /// Sleeps `d`, or stops with an interrupted error naming what was being waited for.
@@ -161,7 +189,7 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
                     .collect();
                 s.ctx.out.success(format!(
                     "PR #{n} is merged into {prod} ({})",
-                    &sha[..sha.len().min(10)]
+                    short_sha(sha)
                 ));
                 return Ok(End::Done(Some(json!({
                     "pr": n,
@@ -172,20 +200,30 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
             }
             PrState::Squashed { sha } => {
                 progress.finish();
-                return Err(failed(
-                    format!(
-                        "PR #{n} was squash-merged ({}): {prod} does not hold the RC's commits, so the changelog, the tag and a revert would be wrong",
-                        &sha[..sha.len().min(10)]
-                    ),
-                    format!("revert the squash on {prod}, merge the promotion PR again with a normal merge commit, then resume; or abort the release"),
+                // Production's branch changed, but not as the runbook's merge: the tag, the
+                // changelog and the release would name commits it does not hold.
+                return Err(roll_back(
+                    AppError::new(
+                        Kind::Watched,
+                        format!(
+                            "PR #{n} was squash-merged ({}): {prod} does not hold the RC's commits, so the tag, the changelog and the release would be wrong",
+                            short_sha(sha)
+                        ),
+                    )
+                    .with_hint(format!(
+                        "roll back with `login-release deploy rollback --env {} --reason \"squash-merged\"` (its revert PR undoes the squash), then start the release again",
+                        s.env()
+                    )),
                 ));
             }
             PrState::ClosedUnmerged => {
                 progress.finish();
-                return Err(failed(
-                    format!("PR #{n} was closed without merging"),
-                    "reopen it on GitHub and resume, or abort the release",
-                ));
+                return Err(AppError::new(
+                    Kind::Watched,
+                    format!("PR #{n} was closed without merging; {prod} is unchanged"),
+                )
+                .with_hint("reopen it on GitHub")
+                .into());
             }
             PrState::Approved { by } if !offered && s.ctx.can_confirm() => {
                 offered = true;
@@ -432,7 +470,7 @@ async fn in_service(s: &mut Session<'_>) -> Result<End> {
             &clock,
             &targets,
             tick,
-            async || aws.describe_groups(&names).await,
+            async || watch::observe(aws, &names).await,
             |line| progress.set(line.to_string()),
         ) => r?,
         _ = s.ctx.interrupted() => {
@@ -442,9 +480,9 @@ async fn in_service(s: &mut Session<'_>) -> Result<End> {
     progress.finish();
     match watched {
         Ok(done) => {
-            s.ctx
-                .out
-                .success("the new instances are InService and Healthy");
+            s.ctx.out.success(
+                "the new instances are InService and Healthy, in their groups and target groups",
+            );
             Ok(End::Done(Some(json!({ "groups": done }))))
         }
         Err(why) => Err(AppError::new(
@@ -503,14 +541,15 @@ async fn monitor(s: &mut Session<'_>) -> Result<End> {
 }
 
 fn monitor_failed(env: &str, reason: &str) -> anyhow::Error {
-    AppError::new(
-        Kind::Watched,
-        format!("the monitor FAILED the new code: {reason}"),
+    roll_back(
+        AppError::new(
+            Kind::Watched,
+            format!("the monitor FAILED the new code: {reason}"),
+        )
+        .with_hint(format!(
+            "roll back now: `login-release deploy rollback --env {env} --reason \"monitor FAIL\"`"
+        )),
     )
-    .with_hint(format!(
-        "roll back now: `login-release deploy rollback --env {env} --reason \"monitor FAIL\"`"
-    ))
-    .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,10 +650,7 @@ fn checks(s: &mut Session<'_>, flags: &RunFlags) -> Result<()> {
                 Kind::Watched,
                 format!("the manual check `{check}` was not confirmed"),
             )
-            .with_hint(format!(
-                "if production is broken, roll back with `login-release deploy rollback --env {} --reason TEXT`",
-                s.env()
-            ))
+            .with_hint("do the check again in production")
             .into());
         }
     }
