@@ -327,28 +327,6 @@ impl Progress {
     }
 }
 
-#[cfg(test)]
-mod progress_tests {
-    #[test]
-    fn a_countdown_has_one_shape_and_a_change_of_count_another() {
-        use super::shape;
-        assert_eq!(
-            shape("prod-idp 0/4 (scale-out in 7s), prod-worker 0/2 (scale-out in 1m30s)"),
-            shape("prod-idp 0/4 (scale-out in 6s), prod-worker 0/2 (scale-out in 1m29s)")
-        );
-        assert_ne!(
-            shape("prod-idp 0/4 ready, 4 launched (scale-down in 20s)"),
-            shape("prod-idp 1/4 ready, 4 launched (scale-down in 19s)")
-        );
-        // Times of day and instance ids are not durations.
-        assert_eq!(
-            shape("waiting for the soak at 2026-12-02T21:52:38Z: 1h2m left"),
-            "waiting for the soak at 2026-12-02T21:52:38Z: # left"
-        );
-        assert_eq!(shape("i-0a1b2c3s"), "i-0a1b2c3s");
-    }
-}
-
 /// A table for people: aligned, no borders beyond a header rule, colours only on a terminal.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>, with_header: bool) -> String {
     let mut t = comfy_table::Table::new();
@@ -387,4 +365,26 @@ pub fn key_values(rows: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k:width$}  {v}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_countdown_has_one_shape_and_a_change_of_count_another() {
+        use super::shape;
+        assert_eq!(
+            shape("prod-idp 0/4 (scale-out in 7s), prod-worker 0/2 (scale-out in 1m30s)"),
+            shape("prod-idp 0/4 (scale-out in 6s), prod-worker 0/2 (scale-out in 1m29s)")
+        );
+        assert_ne!(
+            shape("prod-idp 0/4 ready, 4 launched (scale-down in 20s)"),
+            shape("prod-idp 1/4 ready, 4 launched (scale-down in 19s)")
+        );
+        // Times of day and instance ids are not durations.
+        assert_eq!(
+            shape("waiting for the soak at 2026-12-02T21:52:38Z: 1h2m left"),
+            "waiting for the soak at 2026-12-02T21:52:38Z: # left"
+        );
+        assert_eq!(shape("i-0a1b2c3s"), "i-0a1b2c3s");
+    }
 }
