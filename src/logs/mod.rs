@@ -4,6 +4,7 @@
 pub mod cloudwatch;
 pub mod follow;
 pub mod markers;
+pub mod migration;
 pub mod pace;
 pub mod watch;
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::args::RunFlags;
 use super::scope::{self, groups_of, role_of, CHECKS};
 use super::session::Session;
-use crate::commands::{monitor_deploy, watch_migration};
+use crate::commands::monitor_deploy;
 use crate::context::Go;
 use crate::deploy::calendar::DeployKind;
 use crate::deploy::merge::{classify, PrState};
@@ -351,18 +351,24 @@ async fn migration(s: &mut Session<'_>) -> Result<End> {
         )));
     }
     let spinup = s.ctx.settings().recycle.spinup_delay.0;
-    let args = watch_migration::Args {
+    let req = crate::logs::migration::MigrationRequest {
         env: env_of(s)?,
         instance: None,
         role: None,
         // The migration has the head start to itself, then the runbook's 15 minutes.
-        timeout: HumanDuration(spinup + Duration::from_secs(15 * 60)),
+        timeout: spinup + Duration::from_secs(15 * 60),
         success_marker: None,
         failure_markers: Vec::new(),
-        poll_interval: s.pacing.explicit.map(HumanDuration),
+        poll_interval: s.pacing.explicit,
     };
-    watch_migration::run(s.ctx, args).await?;
-    Ok(End::Done(Some(json!({"succeeded": true}))))
+    let watched = crate::logs::migration::watch(s.ctx, &req).await?;
+    watched.verdict()?;
+    Ok(End::Done(Some(json!({
+        "succeeded": true,
+        "instance": watched.instance,
+        "lines": watched.lines,
+        "duration_secs": watched.duration_secs.round(),
+    }))))
 }
 
 // ---------------------------------------------------------------------------------------------
