@@ -69,8 +69,8 @@ pub fn refuse_guarded(
     Err(AppError::new(
         Kind::Preflight,
         format!(
-            "{} sets `{key}`, which decides where secrets go or what is production; \
-             only your own config may set it",
+            "{} sets `{key}`, a guarded setting (where secrets go, what is production, what a \
+             person must confirm); only your own config may set it",
             path.display()
         ),
     )

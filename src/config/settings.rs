@@ -39,7 +39,7 @@ settings! {
         pub monitor: Monitor = Monitor::default(),
         /// `[deploy]`
         pub deploy: Deploy = Deploy::default(),
-        /// guarded keys (production, github.api_url, slack.webhook) a repository's .login-release.toml may set; read only from your own config or environment
+        /// guarded keys (production, github.api_url, slack.webhook, deploy.checks) a repository's .login-release.toml may set; read only from your own config or environment
         pub trust_repo_config: Vec<String> = [] => guarded,
     }
 }
@@ -272,6 +272,8 @@ settings! {
         pub time_zone: String = "America/New_York",
         /// how long the release soaks with the monitor running before the manual checks
         pub soak: HumanDuration = "1h",
+        /// the manual checks in production after the soak, each confirmed by a person
+        pub checks: Vec<String> = ["sign in to an existing account", "sign up for a new account", "identity proofing on the new account"] => guarded,
         /// ref on the remote that holds an environment's release record (and lock)
         pub record_ref: String = "refs/login-release/deploys/{env}",
     }

@@ -212,3 +212,26 @@ fn another_holder_is_named_and_must_be_stolen_from_with_a_reason() {
         Lifecycle::Aborted { .. }
     ));
 }
+
+/// The manual checks are what a person must confirm before the tag: a repository's
+/// `.login-release.toml` cannot drop them (setting deploy.checks is guarded, issue 12 item 10).
+#[test]
+fn a_repository_file_cannot_drop_the_manual_checks() {
+    let w = World::new();
+    let file = w.repos.work.join(".login-release.toml");
+    std::fs::write(&file, "[deploy]\nchecks = []\n").unwrap();
+    let out = w.run(TUESDAY, &["deploy", "status"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} sets `deploy.checks`, a guarded setting",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("trust_repo_config = [\"deploy.checks\"]"),
+        "{err}"
+    );
+}

@@ -253,6 +253,13 @@ fn approve_when_open(sb: &Sandbox) -> u64 {
 #[test]
 fn the_whole_release_runs_from_cut_to_tag_with_only_the_approval_typed() {
     let mut sb = Sandbox::up();
+    // The team's own manual checks (setting deploy.checks, here from the environment).
+    let checks = [
+        "sign in to an existing account",
+        "sign in with a PIV/CAC card",
+    ];
+    sb.exports
+        .push(("LOGIN_RELEASE_DEPLOY_CHECKS".into(), checks.join(",")));
     let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
     let i = sb.spawn("deploy", &start_args());
     let n = approve_when_open(&sb);
@@ -263,7 +270,13 @@ fn the_whole_release_runs_from_cut_to_tag_with_only_the_approval_typed() {
     // The record: every step done, the lock free, who merged and who checked.
     let record = sb.record();
     assert_finished(&record);
-    assert_eq!(record["attestations"].as_array().unwrap().len(), 3);
+    let attested: Vec<&str> = record["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(attested, checks, "{record}");
     assert!(record["decisions"]
         .as_array()
         .unwrap()

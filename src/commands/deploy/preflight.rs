@@ -5,7 +5,7 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::args::Options;
-use super::scope::{groups_of, role_of, CHECKS};
+use super::scope::{groups_of, role_of};
 use crate::context::Context;
 use crate::deploy::calendar::{show_date, Calendar, DeployKind, Verdict};
 use crate::deploy::record::Step;
@@ -261,7 +261,7 @@ pub fn runbook_plan(ctx: &Context, env: &str, opts: &Options, doc: &Value) -> Pl
             Step::Soak => format!(
                 "{} with the monitor, then the manual checks ({})",
                 s.deploy.soak,
-                CHECKS.join(", ")
+                s.deploy.checks.join(", ")
             ),
             Step::Tag => "tag-release --github-release".to_string(),
         }

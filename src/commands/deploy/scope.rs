@@ -7,13 +7,6 @@ use crate::deploy::record::{Record, Step};
 use crate::release::cut::App;
 use crate::types::RcNumber;
 
-/// The runbook's manual checks in production, each confirmed by a person.
-pub const CHECKS: [&str; 3] = [
-    "sign in to an existing account",
-    "sign up for a new account",
-    "identity proofing on the new account",
-];
-
 /// The role whose groups a release of `app` recycles.
 pub fn role_of(app: App) -> &'static str {
     match app {

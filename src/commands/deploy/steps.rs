@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::args::RunFlags;
-use super::scope::{self, groups_of, role_of, CHECKS};
+use super::scope::{self, groups_of, role_of};
 use super::session::Session;
 use crate::commands::monitor_deploy;
 use crate::context::Go;
@@ -629,8 +629,9 @@ async fn last_look(s: &Session<'_>) -> Result<Value> {
 
 /// The manual checks: a person confirms each one (never `--yes`).
 fn checks(s: &mut Session<'_>, flags: &RunFlags) -> Result<()> {
-    for check in CHECKS {
-        if s.record().attestations.iter().any(|a| a.check == check) {
+    let all = s.ctx.settings().deploy.checks.clone();
+    for check in &all {
+        if s.record().attestations.iter().any(|a| &a.check == check) {
             continue;
         }
         if flags.checks_done {
@@ -644,7 +645,7 @@ fn checks(s: &mut Session<'_>, flags: &RunFlags) -> Result<()> {
             )
             .with_hint(format!(
                 "do the checks in production ({}), then `login-release deploy resume --env {} --checks-done`",
-                CHECKS.join("; "),
+                all.join("; "),
                 s.env()
             ))
             .into());

@@ -8,6 +8,7 @@ fn settings(days: &[&str], freeze: &[&str], tz: &str) -> DeploySettings {
         time_zone: tz.to_string(),
         soak: crate::types::HumanDuration::secs(3600),
         record_ref: "refs/login-release/deploys/{env}".into(),
+        checks: Vec::new(),
     }
 }
 
