@@ -134,23 +134,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         aws.scheduled_actions(Some(&name))
     )?;
     let Some(group) = groups.into_iter().find(|g| g.name == name) else {
-        let prefix_groups: Vec<String> = aws
-            .describe_groups(&[])
-            .await?
-            .into_iter()
-            .map(|g| g.name)
-            .filter(|g| capacity::role_of(settings, env, g).is_some())
-            .collect();
-        let mut prefix_groups = prefix_groups;
-        prefix_groups.sort();
-        let p = capacity::missing_group(
-            settings,
-            env,
-            &args.role,
-            &prefix_groups,
-            &format!("region {}", aws.region),
-        );
-        return Err(preflight(p.message, p.hint));
+        return Err(missing_group(ctx, aws, env, &args.role).await);
     };
     let report = describe(&group, env, &args.role, &actions, now);
 
@@ -197,47 +181,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         Change::Set { before, after } => (before, after),
     };
 
-    let mut plan = Plan::new(format!("Set {name} {} to {count}", field.name()))
-        .target("account", aws.account().await?)
-        .target("region", &aws.region)
-        .env(env);
-    plan.push(
-        Step::new(
-            "UpdateAutoScalingGroup",
-            &name,
-            format!("{} {} -> {}", field.name(), before.get(field), count),
-        )
-        .params(serde_json::json!({
-            "AutoScalingGroupName": name,
-            match field {
-                Field::Desired => "DesiredCapacity",
-                Field::Min => "MinSize",
-                Field::Max => "MaxSize",
-            }: count,
-        })),
-    );
-    if let Some(until) = capacity::recycle_until(&actions, &name, now) {
-        let back_to = actions
-            .iter()
-            .find(|a| a.name == RECYCLE_ONCE && a.start == Some(until))
-            .and_then(|a| a.desired);
-        let msg = format!(
-            "a recycle is in progress until {}{}",
-            plan::when(until, now),
-            back_to
-                .map(|d| format!(": its {RECYCLE_ONCE} will set desired to {d} then"))
-                .unwrap_or_default()
-        );
-        ctx.out.warn(&msg);
-        plan.note(msg);
-    }
-    if field == Field::Desired && after.desired < before.desired && group.new_instances_protected {
-        plan.note(format!(
-            "{name}'s instances are protected from scale-in: lowering desired terminates nothing \
-             until some are unprotected (scale-remove-old-instances)"
-        ));
-    }
-
+    let cap = Planned {
+        name: &name,
+        field,
+        count,
+        before,
+        after,
+    };
+    let plan = set_plan(ctx, aws, env, &group, &actions, &cap, now).await?;
     let outcome = ctx.confirm(&plan)?;
     let doc = |outcome: &'static str, after: Option<Capacity>| SetDoc {
         report: &report,
@@ -260,29 +211,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         return Err(unapplied(e, &name, field, from, count, &cmd));
     }
 
-    // Verify: read the group back.
-    let now_groups = aws.describe_groups(&want).await?;
-    let Some(read) = now_groups.first() else {
-        return Err(failed(
-            format!("{name} was updated but can no longer be described"),
-            format!("check it with `login-release asg-size {env} {}`", args.role),
-        ));
-    };
-    let read_back = Capacity::of(read);
-    if read_back.get(field) != count {
-        return Err(AppError::new(
-            Kind::Failed,
-            format!(
-                "UpdateAutoScalingGroup was accepted, but {name} reads back {}",
-                read_back
-            ),
-        )
-        .with_hint(format!(
-            "run `login-release asg-size {env} {}` to see where it stands",
-            args.role
-        ))
-        .into());
-    }
+    let read_back = read_back(aws, env, &args.role, &name, field, count).await?;
     if ctx.out.is_json() {
         ctx.out.json("asg-size", &doc("applied", Some(read_back)))?;
     } else {
@@ -292,6 +221,130 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     ctx.out
         .success(format!("{name} {} is now {count}", field.name()));
     Ok(())
+}
+
+/// The group is not there: exit 3 naming the groups the environment has.
+async fn missing_group(
+    ctx: &Context,
+    aws: &crate::aws::Aws,
+    env: &str,
+    role: &str,
+) -> anyhow::Error {
+    let settings = ctx.settings();
+    let mut prefix_groups: Vec<String> = match aws.describe_groups(&[]).await {
+        Ok(all) => all
+            .into_iter()
+            .map(|g| g.name)
+            .filter(|g| capacity::role_of(settings, env, g).is_some())
+            .collect(),
+        Err(e) => return e,
+    };
+    prefix_groups.sort();
+    let p = capacity::missing_group(
+        settings,
+        env,
+        role,
+        &prefix_groups,
+        &format!("region {}", aws.region),
+    );
+    preflight(p.message, p.hint)
+}
+
+/// The one field to set, from what to what.
+struct Planned<'a> {
+    name: &'a str,
+    field: Field,
+    count: i32,
+    before: Capacity,
+    after: Capacity,
+}
+
+/// The plan of the one UpdateAutoScalingGroup, with what a recycle in progress and scale-in
+/// protection mean for it.
+async fn set_plan(
+    ctx: &Context,
+    aws: &crate::aws::Aws,
+    env: &str,
+    group: &Group,
+    actions: &[ScheduledAction],
+    c: &Planned<'_>,
+    now: jiff::Timestamp,
+) -> Result<Plan> {
+    let (name, field, count) = (c.name, c.field, c.count);
+    let mut plan = Plan::new(format!("Set {name} {} to {count}", field.name()))
+        .target("account", aws.account().await?)
+        .target("region", &aws.region)
+        .env(env);
+    plan.push(
+        Step::new(
+            "UpdateAutoScalingGroup",
+            name,
+            format!("{} {} -> {}", field.name(), c.before.get(field), count),
+        )
+        .params(serde_json::json!({
+            "AutoScalingGroupName": name,
+            match field {
+                Field::Desired => "DesiredCapacity",
+                Field::Min => "MinSize",
+                Field::Max => "MaxSize",
+            }: count,
+        })),
+    );
+    if let Some(until) = capacity::recycle_until(actions, name, now) {
+        let back_to = actions
+            .iter()
+            .find(|a| a.name == RECYCLE_ONCE && a.start == Some(until))
+            .and_then(|a| a.desired);
+        let msg = format!(
+            "a recycle is in progress until {}{}",
+            plan::when(until, now),
+            back_to
+                .map(|d| format!(": its {RECYCLE_ONCE} will set desired to {d} then"))
+                .unwrap_or_default()
+        );
+        ctx.out.warn(&msg);
+        plan.note(msg);
+    }
+    if field == Field::Desired
+        && c.after.desired < c.before.desired
+        && group.new_instances_protected
+    {
+        plan.note(format!(
+            "{name}'s instances are protected from scale-in: lowering desired terminates nothing \
+             until some are unprotected (scale-remove-old-instances)"
+        ));
+    }
+    Ok(plan)
+}
+
+/// Verify: the group read back has the value set.
+async fn read_back(
+    aws: &crate::aws::Aws,
+    env: &str,
+    role: &str,
+    name: &str,
+    field: Field,
+    count: i32,
+) -> Result<Capacity> {
+    let now_groups = aws.describe_groups(&[name.to_string()]).await?;
+    let Some(read) = now_groups.first() else {
+        return Err(failed(
+            format!("{name} was updated but can no longer be described"),
+            format!("check it with `login-release asg-size {env} {role}`"),
+        ));
+    };
+    let read_back = Capacity::of(read);
+    if read_back.get(field) != count {
+        return Err(AppError::new(
+            Kind::Failed,
+            format!("UpdateAutoScalingGroup was accepted, but {name} reads back {read_back}"),
+        )
+        .with_hint(format!(
+            "run `login-release asg-size {env} {role}` to see where it stands"
+        ))
+        .into());
+    }
+    Ok(read_back)
 }
 
 /// The error of an UpdateAutoScalingGroup that did not succeed (issue 12, item 1). Refused or

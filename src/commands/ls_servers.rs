@@ -82,7 +82,79 @@ struct Health {
     by_instance: std::collections::BTreeMap<String, Vec<String>>,
 }
 
+/// What AWS said, in three rounds of concurrent calls.
+struct Gathered {
+    vpcs: Vec<String>,
+    instances: Vec<Instance>,
+    groups: Vec<crate::aws::fleet::Group>,
+    health: Health,
+    /// The role's group (with -e and -r).
+    role_group: Option<String>,
+}
+
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
+    let (states, names) = filters(&args)?;
+    let settings = ctx.settings();
+    let env = args.env.as_ref().map(Env::as_str);
+    let aws = ctx.aws().await?;
+    let mut g = gather(ctx, aws, &args, &states, &names).await?;
+    let notes = role_health(ctx, aws, &args, &mut g).await?;
+
+    let mut rows = listing::join(std::mem::take(&mut g.instances), &g.groups);
+    if let (Some(env), Some(role)) = (env, args.role.as_deref()) {
+        rows.retain(|r| {
+            in_role(&r.instance, settings, env, role)
+                || g.health.by_instance.contains_key(&r.instance.id)
+        });
+        for r in &mut rows {
+            r.target_health = g
+                .health
+                .by_instance
+                .get(&r.instance.id)
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    listing::sort(&mut rows);
+    let summary = listing::summary(&rows, &g.groups);
+    let with_health = args.role.is_some() && !g.health.arns.is_empty();
+
+    emit(ctx, &args, &rows, with_health)?;
+    if ctx.out.is_json() {
+        let json_rows = rows
+            .iter()
+            .map(|r| listing::json_row(r, ctx.now(), with_health))
+            .collect();
+        ctx.out.json(
+            "ls-servers",
+            &Doc {
+                filters: Filters {
+                    env,
+                    vpc: g.vpcs.first().map(String::as_str),
+                    names: &args.names,
+                    states: &states,
+                    role: args.role.as_deref(),
+                    target_groups: &g.health.arns,
+                },
+                instances: json_rows,
+                groups: &summary,
+                notes: &notes,
+            },
+        )?;
+    }
+    for n in &notes {
+        ctx.out.warn(n);
+    }
+    if rows.is_empty() {
+        ctx.out.status("No servers found");
+        return Ok(());
+    }
+    report(ctx, env, &summary);
+    Ok(())
+}
+
+/// The filters from the flags (at least one of -e and -n), or a usage error.
+fn filters(args: &Args) -> Result<(Vec<String>, NameFilter)> {
     if args.env.is_none() && args.names.is_empty() {
         return Err(usage(
             "must pass at least one filter (-e ENV or -n GLOB)",
@@ -104,17 +176,26 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             "globs use `*`, `?`, `[abc]` and `{a,b}`",
         )
     })?;
+    Ok((states, names))
+}
+
+/// Round 1: the VPC and (with -r) the role's target groups; round 2: the instances and the
+/// target health; round 3: every group seen, in as few calls as the API allows.
+async fn gather(
+    ctx: &Context,
+    aws: &Aws,
+    args: &Args,
+    states: &[String],
+    names: &NameFilter,
+) -> Result<Gathered> {
     let settings = ctx.settings();
     let env = args.env.as_ref().map(Env::as_str);
-    let aws = ctx.aws().await?;
-
-    // Round 1: the VPC and (with -r) the role's target groups, concurrently.
     let vpc_name = env.map(|e| settings.vpc_name(e));
     let tg_tags: Option<[(&str, &str); 2]> = match (env, args.role.as_deref()) {
         (Some(e), Some(r)) => Some([("prefix", e), ("health_role", r)]),
         _ => None,
     };
-    let (vpcs, mut tg_arns) = tokio::try_join!(
+    let (vpcs, tg_arns) = tokio::try_join!(
         async {
             match &vpc_name {
                 Some(n) => aws.vpc_ids_named(n).await,
@@ -134,40 +215,32 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         }
     }
 
-    // Round 2: the instances and the target health, concurrently.
-    let mut filters = vec![aws_sdk_ec2::types::Filter::builder()
-        .name("instance-state-name")
-        .set_values(Some(states.clone()))
-        .build()];
+    let filter = |name: &str, values: Vec<String>| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(name)
+            .set_values(Some(values))
+            .build()
+    };
+    let mut filters = vec![filter("instance-state-name", states.to_vec())];
     if !vpcs.is_empty() {
-        filters.push(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .set_values(Some(vpcs.clone()))
-                .build(),
-        );
+        filters.push(filter("vpc-id", vpcs.clone()));
     }
     if let Some(values) = names.server_values() {
-        filters.push(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:Name")
-                .set_values(Some(values))
-                .build(),
-        );
+        filters.push(filter("tag:Name", values));
     }
-    let (instances, health) = tokio::try_join!(aws.describe_instances_filtered(filters), async {
-        if tg_arns.is_empty() {
-            Ok(Default::default())
-        } else {
-            aws.target_health(&tg_arns).await
-        }
-    })?;
+    let (instances, by_instance) =
+        tokio::try_join!(aws.describe_instances_filtered(filters), async {
+            if tg_arns.is_empty() {
+                Ok(Default::default())
+            } else {
+                aws.target_health(&tg_arns).await
+            }
+        })?;
     let instances: Vec<Instance> = instances
         .into_iter()
         .filter(|i| states.contains(&i.state) && names.matches(i.name.as_deref()))
         .collect();
 
-    // Round 3: every group seen, in as few calls as the API allows.
     let mut group_names: Vec<String> = instances.iter().filter_map(|i| i.group.clone()).collect();
     let role_group = match (env, args.role.as_deref()) {
         (Some(e), Some(r)) => Some(settings.asg_name(e, r)),
@@ -181,91 +254,65 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     } else {
         aws.describe_groups(&group_names).await?
     };
+    Ok(Gathered {
+        vpcs,
+        instances,
+        groups,
+        health: Health {
+            arns: tg_arns,
+            by_instance,
+        },
+        role_group,
+    })
+}
 
-    let mut notes: Vec<String> = Vec::new();
-    let mut health = Health {
-        arns: std::mem::take(&mut tg_arns),
-        by_instance: health,
+/// With -e and -r: the role's load-balancer health, from its tagged target groups or else the
+/// group's own attachments; an unknown role is an error, a role without any is a note.
+async fn role_health(
+    ctx: &Context,
+    aws: &Aws,
+    args: &Args,
+    g: &mut Gathered,
+) -> Result<Vec<String>> {
+    let settings = ctx.settings();
+    let mut notes = Vec::new();
+    let env = args.env.as_ref().map(Env::as_str);
+    let (Some(env), Some(role), Some(rg)) = (env, args.role.as_deref(), &g.role_group) else {
+        return Ok(notes);
     };
-    if let (Some(env), Some(role), Some(rg)) = (env, args.role.as_deref(), &role_group) {
-        let group = groups.iter().find(|g| &g.name == rg);
-        if health.arns.is_empty() {
-            // Teams that do not tag target groups: fall back to the group's own attachments.
-            if let Some(g) = group.filter(|g| !g.target_group_arns.is_empty()) {
-                health.arns = g.target_group_arns.clone();
-                health.by_instance = aws.target_health(&health.arns).await?;
-            }
+    let group = g.groups.iter().find(|x| &x.name == rg);
+    if g.health.arns.is_empty() {
+        // Teams that do not tag target groups: fall back to the group's own attachments.
+        if let Some(x) = group.filter(|x| !x.target_group_arns.is_empty()) {
+            g.health.arns = x.target_group_arns.clone();
+            g.health.by_instance = aws.target_health(&g.health.arns).await?;
         }
-        if health.arns.is_empty() {
-            if group.is_none() && !instances.iter().any(|i| in_role(i, settings, env, role)) {
-                return Err(unknown_role(
-                    env,
-                    role,
-                    rg,
-                    &groups_of(&instances, settings, env),
-                ));
-            }
-            notes.push(format!(
-                "{rg} has no ELBv2 target group (none tagged prefix={env}, health_role={role}, none attached): \
-                 listed without load-balancer health (a classic ELB, like pivcac's, is not read); \
-                 asg-health is the group's own view"
+    }
+    if g.health.arns.is_empty() {
+        if group.is_none() && !g.instances.iter().any(|i| in_role(i, settings, env, role)) {
+            return Err(unknown_role(
+                env,
+                role,
+                rg,
+                &groups_of(&g.instances, settings, env),
             ));
         }
+        notes.push(format!(
+            "{rg} has no ELBv2 target group (none tagged prefix={env}, health_role={role}, none attached): \
+             listed without load-balancer health (a classic ELB, like pivcac's, is not read); \
+             asg-health is the group's own view"
+        ));
     }
+    Ok(notes)
+}
 
-    let mut rows = listing::join(instances, &groups);
-    if let (Some(env), Some(role)) = (env, args.role.as_deref()) {
-        rows.retain(|r| {
-            in_role(&r.instance, settings, env, role)
-                || health.by_instance.contains_key(&r.instance.id)
-        });
-        for r in &mut rows {
-            r.target_health = health
-                .by_instance
-                .get(&r.instance.id)
-                .cloned()
-                .unwrap_or_default();
-        }
-    }
-    listing::sort(&mut rows);
-    let summary = listing::summary(&rows, &groups);
-    let with_health = args.role.is_some() && !health.arns.is_empty();
-
-    emit(ctx, &args, &rows, with_health)?;
-    if ctx.out.is_json() {
-        let json_rows = rows
-            .iter()
-            .map(|r| listing::json_row(r, ctx.now(), with_health))
-            .collect();
-        ctx.out.json(
-            "ls-servers",
-            &Doc {
-                filters: Filters {
-                    env,
-                    vpc: vpcs.first().map(String::as_str),
-                    names: &args.names,
-                    states: &states,
-                    role: args.role.as_deref(),
-                    target_groups: &health.arns,
-                },
-                instances: json_rows,
-                groups: &summary,
-                notes: &notes,
-            },
-        )?;
-    }
-    for n in &notes {
-        ctx.out.warn(n);
-    }
-    if rows.is_empty() {
-        ctx.out.status("No servers found");
-        return Ok(());
-    }
-    if let Some(line) = listing::summary_line(&summary) {
+/// The summary line, and a warning for every group running more than it desires.
+fn report(ctx: &Context, env: Option<&str>, summary: &[GroupSummary]) {
+    if let Some(line) = listing::summary_line(summary) {
         ctx.out.status(line);
     }
     for g in summary.iter().filter(|g| g.has_extra()) {
-        let role = crate::aws::capacity::role_of(settings, env.unwrap_or(""), &g.group);
+        let role = crate::aws::capacity::role_of(ctx.settings(), env.unwrap_or(""), &g.group);
         let fix = match (env, role) {
             (Some(e), Some(r)) => format!("`login-release scale-remove-old-instances {e} {r}`"),
             _ => "scale-remove-old-instances".to_string(),
@@ -275,7 +322,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             g.group, g.running, g.desired
         ));
     }
-    Ok(())
 }
 
 fn emit(ctx: &Context, args: &Args, rows: &[Row], with_health: bool) -> Result<()> {

@@ -525,67 +525,34 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
             .await?;
             outcome.deploy_start = acc.as_ref().map(|a| a.deploy_start);
         }
-        let look_alpha = spending.alpha_at(look);
-        let report = match acc.as_mut() {
-            Some(a) => {
-                let mut queried = None;
-                let mut instances = (0, 0);
-                if let Some(tick) = a.next(now, lag) {
-                    let current = runner.slice(tick.current, &mut cost).await?;
-                    let baseline = runner.slice(tick.baseline, &mut cost).await?;
-                    a.add(
-                        &tick,
-                        &current,
-                        &baseline,
-                        shas.new.as_str(),
-                        shas.old.as_str(),
-                    );
-                    instances = reporting(&current, &shas);
-                    queried = Some(tick);
-                }
-                let current = verdict::assess(&a.new, &a.old, &thresholds, look_alpha);
-                let baseline = verdict::assess(&a.old, &a.baseline, &thresholds, look_alpha);
-                let Decision { verdict, reason } = verdict::decide(&current, &baseline, last);
-                Some(TickReport {
-                    at: now,
-                    look,
-                    alpha: look_alpha,
-                    slice: queried,
-                    window: Some(Span {
-                        start: a.deploy_start,
-                        end: a.counted_to,
-                    }),
-                    assessments: current,
-                    baseline,
-                    instances_new: instances.0,
-                    instances_old: instances.1,
-                    queries: cost.queries,
-                    bytes_scanned: cost.bytes,
-                    verdict,
-                    reason,
-                })
-            }
-            None => None,
-        };
-        let report = report.unwrap_or_else(|| TickReport {
-            at: now,
+        let at = Look {
+            now,
             look,
-            alpha: look_alpha,
-            slice: None,
-            window: None,
-            assessments: Vec::new(),
-            baseline: Vec::new(),
-            instances_new: 0,
-            instances_old: 0,
-            queries: cost.queries,
-            bytes_scanned: cost.bytes,
-            verdict: if last {
-                Verdict::NoData
-            } else {
-                Verdict::Pending
+            alpha: spending.alpha_at(look),
+            last,
+        };
+        let report = match acc.as_mut() {
+            Some(a) => look_at(&runner, a, &at, lag, &shas, &thresholds, &mut cost).await?,
+            None => TickReport {
+                at: now,
+                look,
+                alpha: at.alpha,
+                slice: None,
+                window: None,
+                assessments: Vec::new(),
+                baseline: Vec::new(),
+                instances_new: 0,
+                instances_old: 0,
+                queries: cost.queries,
+                bytes_scanned: cost.bytes,
+                verdict: if last {
+                    Verdict::NoData
+                } else {
+                    Verdict::Pending
+                },
+                reason: format!("no request from the new sha {} in the logs yet", shas.new),
             },
-            reason: format!("no request from the new sha {} in the logs yet", shas.new),
-        });
+        };
         let empty = Accumulator::new(now);
         display.show(ctx, &outcome, &report, acc.as_ref().unwrap_or(&empty));
         outcome.verdict = report.verdict;
@@ -609,6 +576,63 @@ pub async fn monitor(ctx: &Context, args: &Args) -> Result<Outcome> {
     }
     finish(ctx, &mut outcome, &shas, &display).await?;
     Ok(outcome)
+}
+
+/// One look of the sequence: when, which, at what alpha, and whether it is the last.
+struct Look {
+    now: Timestamp,
+    look: u32,
+    alpha: f64,
+    last: bool,
+}
+
+/// One look once the deploy's start is known: query the next slice (when one is due), add it,
+/// and judge everything counted so far against the old code and the old code's own baseline.
+async fn look_at(
+    runner: &Runner<'_>,
+    a: &mut Accumulator,
+    at: &Look,
+    lag: Duration,
+    shas: &Shas,
+    thresholds: &verdict::Thresholds,
+    cost: &mut Cost,
+) -> Result<TickReport> {
+    let mut queried = None;
+    let mut instances = (0, 0);
+    if let Some(tick) = a.next(at.now, lag) {
+        let current = runner.slice(tick.current, cost).await?;
+        let baseline = runner.slice(tick.baseline, cost).await?;
+        a.add(
+            &tick,
+            &current,
+            &baseline,
+            shas.new.as_str(),
+            shas.old.as_str(),
+        );
+        instances = reporting(&current, shas);
+        queried = Some(tick);
+    }
+    let current = verdict::assess(&a.new, &a.old, thresholds, at.alpha);
+    let baseline = verdict::assess(&a.old, &a.baseline, thresholds, at.alpha);
+    let Decision { verdict, reason } = verdict::decide(&current, &baseline, at.last);
+    Ok(TickReport {
+        at: at.now,
+        look: at.look,
+        alpha: at.alpha,
+        slice: queried,
+        window: Some(Span {
+            start: a.deploy_start,
+            end: a.counted_to,
+        }),
+        assessments: current,
+        baseline,
+        instances_new: instances.0,
+        instances_old: instances.1,
+        queries: cost.queries,
+        bytes_scanned: cost.bytes,
+        verdict,
+        reason,
+    })
 }
 
 /// Instances reporting: the log streams of each sha that logged a request in this tick's slice.

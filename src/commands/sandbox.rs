@@ -21,7 +21,7 @@ use crate::sandbox::emulator::{find_python, Emulator};
 use crate::sandbox::faults::{ErrorFault, Faults};
 use crate::sandbox::github::{self, MergeMethod};
 use crate::sandbox::rate::Rate;
-use crate::sandbox::seed::{seed, FleetSpec};
+use crate::sandbox::seed::{seed, FleetSpec, Seeded};
 use crate::sandbox::sim::{self, Phase, World, WorldStatus};
 use crate::sandbox::timings::{self, WorldConfig};
 use crate::sandbox::world::{self, Proc, State};
@@ -241,10 +241,10 @@ struct UpDoc<'a> {
     exports: Vec<(&'static str, String)>,
 }
 
-async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
-    let dir = absolute(dir_arg)?;
-    let again = hint_dir(dir_arg);
-    if let Some(state) = State::load(&dir)? {
+/// Before starting anything: the directory is free, and the programs are there. Returns the
+/// Python that runs the emulator.
+fn up_preflight(ctx: &Context, dir: &Path, again: &str) -> Result<PathBuf> {
+    if let Some(state) = State::load(dir)? {
         let alive = world::is_ours(state.emulator.pid, &state.emulator.marker);
         return Err(preflight(
             if alive {
@@ -260,13 +260,12 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
             ),
         ));
     }
-    if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         return Err(preflight(
             format!("{} exists and is not a sandbox", dir.display()),
             "pick another directory with --dir, or remove it",
         ));
     }
-    // Preflight the programs before starting anything.
     let python = python(ctx)?;
     for (prog, pkg) in [("git", "git"), ("gpg", "gnupg"), ("gpgconf", "gnupg")] {
         let ok = std::process::Command::new(prog)
@@ -282,7 +281,13 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
             ));
         }
     }
+    Ok(python)
+}
 
+async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
+    let dir = absolute(dir_arg)?;
+    let again = hint_dir(dir_arg);
+    let python = up_preflight(ctx, &dir, &again)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut rollback = Rollback {
         dir: dir.clone(),
@@ -331,43 +336,7 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         "The release stages/prod runs when the sandbox starts.",
     )?;
 
-    let progress = ctx.out.progress("starting the AWS emulator");
-    let emulator = Emulator::start_detached_logging(&python, Some(&dir.join("emulator.log")));
-    progress.finish();
-    let emulator = emulator?;
-    let emulator_proc = Proc {
-        pid: emulator.pid,
-        port: emulator.port,
-        url: emulator.url.clone(),
-        marker: "moto-launcher".to_string(),
-    };
-    rollback.procs.push(emulator_proc.clone());
-
-    ctx.out.status(format!("seeding a {env}-shaped fleet"));
-    let world_cfg = WorldConfig::default();
-    world_cfg.save(&dir)?;
-    std::fs::write(timings::config_path(&dir), timings::CONFIG_TOML)
-        .context("writing the sandbox's config layer")?;
-    let aws = Aws::for_endpoint(&emulator.url, world::REGION).await?;
-    let seeded = seed(
-        &aws,
-        ctx.settings(),
-        // Production runs what stages/prod holds.
-        &FleetSpec::prod_shaped(env, &facts.prod_sha).grace(world_cfg.grace_secs),
-    )
-    .await?;
-    // The environment's cloud-init log group exists before any instance writes to it, as in
-    // AWS (watch-migration refuses a missing group).
-    aws.logs
-        .create_log_group()
-        .log_group_name(ctx.settings().cloud_init_log_group(env))
-        .send()
-        .await
-        .map_err(|e| crate::aws::call_failed("CreateLogGroup", &e))?;
-    // From now on instances launch Pending, and the world takes them through their life.
-    Control::new(&emulator.url, world::REGION)?
-        .hold_pending(true)
-        .await?;
+    let (emulator_proc, seeded) = start_aws(ctx, &python, &dir, &facts, env, &mut rollback).await?;
 
     let mut state = State {
         version: world::STATE_VERSION,
@@ -413,6 +382,55 @@ async fn up(ctx: &Context, dir_arg: &Path) -> Result<()> {
         "next: eval \"$(login-release sandbox env{again})\"; login-release ls-servers -e {env}"
     ));
     Ok(())
+}
+
+/// The AWS emulator, a prod-shaped fleet on it, the cloud-init log group, and from then on
+/// instances that launch Pending (the world takes them through their life).
+async fn start_aws(
+    ctx: &Context,
+    python: &Path,
+    dir: &Path,
+    facts: &world::RepoFacts,
+    env: &str,
+    rollback: &mut Rollback,
+) -> Result<(Proc, Seeded)> {
+    let progress = ctx.out.progress("starting the AWS emulator");
+    let emulator = Emulator::start_detached_logging(python, Some(&dir.join("emulator.log")));
+    progress.finish();
+    let emulator = emulator?;
+    let emulator_proc = Proc {
+        pid: emulator.pid,
+        port: emulator.port,
+        url: emulator.url.clone(),
+        marker: "moto-launcher".to_string(),
+    };
+    rollback.procs.push(emulator_proc.clone());
+
+    ctx.out.status(format!("seeding a {env}-shaped fleet"));
+    let world_cfg = WorldConfig::default();
+    world_cfg.save(dir)?;
+    std::fs::write(timings::config_path(dir), timings::CONFIG_TOML)
+        .context("writing the sandbox's config layer")?;
+    let aws = Aws::for_endpoint(&emulator.url, world::REGION).await?;
+    let seeded = seed(
+        &aws,
+        ctx.settings(),
+        // Production runs what stages/prod holds.
+        &FleetSpec::prod_shaped(env, &facts.prod_sha).grace(world_cfg.grace_secs),
+    )
+    .await?;
+    // The environment's cloud-init log group exists before any instance writes to it, as in
+    // AWS (watch-migration refuses a missing group).
+    aws.logs
+        .create_log_group()
+        .log_group_name(ctx.settings().cloud_init_log_group(env))
+        .send()
+        .await
+        .map_err(|e| crate::aws::call_failed("CreateLogGroup", &e))?;
+    Control::new(&emulator.url, world::REGION)?
+        .hold_pending(true)
+        .await?;
+    Ok((emulator_proc, seeded))
 }
 
 /// Starts `sandbox world-run` detached (its own process group, its output in `DIR/world.log`)

@@ -137,6 +137,16 @@ struct Doc<'a> {
     invocations: Vec<&'a Invocation>,
 }
 
+/// The names one run works with, from the settings.
+struct Names {
+    /// The SSM document's full name (`prod-ssm-cmd-passenger-restart`).
+    doc: String,
+    /// The Auto Scaling group whose instances run it.
+    group: String,
+    /// Where SSM writes the output.
+    output_group: String,
+}
+
 /// Preflight, plan, confirm, send, wait, report: shared with `passenger-restart`. `notes` are
 /// printed in the plan (warnings a person must read before confirming).
 pub async fn execute(
@@ -153,79 +163,27 @@ pub async fn execute(
     if guarded_here && !opts.allow_prod {
         return Err(guarded(env, role, document));
     }
-    let doc_name = settings.ssm_document(env, document);
-    let group = settings.asg_name(env, role);
-    let output_group = settings.ssm_output_log_group(env);
+    let names = Names {
+        doc: settings.ssm_document(env, document),
+        group: settings.asg_name(env, role),
+        output_group: settings.ssm_output_log_group(env),
+    };
     let aws = ctx.aws().await?;
-
-    // Preflight: every problem at once.
-    let mut findings = Findings::new();
-    match client::describe_document(aws, &doc_name).await? {
-        None => {
-            let (problem, hint) = unknown_document(aws, env, &doc_name, document).await?;
-            findings.add(problem, hint);
-        }
-        Some(d) if d.document_type != "Command" => findings.add(
-            format!(
-                "SSM document `{doc_name}` is a {} document, not a Command document",
-                d.document_type
-            ),
-            format!(
-                "command documents are named {}",
-                settings.ssm_document(env, "NAME")
-            ),
-        ),
-        Some(d) if !d.status.is_empty() && d.status != "Active" => findings.add(
-            format!("SSM document `{doc_name}` is {}, not Active", d.status),
-            "wait until it is Active, or fix it in Terraform",
-        ),
-        Some(_) => {}
-    }
-    let targets = running_instances(aws, &group).await?;
-    if targets.is_empty() {
-        let (problem, hint) = no_targets(aws, env, &group).await?;
-        findings.add(problem, hint);
-    }
-    findings.into_result()?;
-
+    let targets = preflight(ctx, aws, env, document, &names).await?;
     let spec = SendSpec {
-        document: doc_name.clone(),
+        document: names.doc.clone(),
         tag_key: "aws:autoscaling:groupName".into(),
-        tag_value: group.clone(),
+        tag_value: names.group.clone(),
         max_concurrency: opts.max_concurrency.clone(),
         max_errors: opts.max_errors.clone(),
-        output_log_group: output_group.clone(),
+        output_log_group: names.output_group.clone(),
         comment: format!("login-release {command} {env} {role}"),
     };
-    let mut plan = Plan::new(format!("Run {doc_name} on {group}"))
-        .target("account", aws.account().await?)
-        .target("region", aws.region.clone())
-        .env(env);
-    plan.push(
-        Step::new(
-            "SendCommand",
-            &doc_name,
-            format!(
-                "targets tag:aws:autoscaling:groupName={group} ({} running instance{}), max concurrency {}, max errors {}, output to CloudWatch Logs {output_group}",
-                targets.len(),
-                if targets.len() == 1 { "" } else { "s" },
-                opts.max_concurrency,
-                opts.max_errors,
-            ),
-        )
-        .params(serde_json::to_value(&spec)?),
-    );
-    plan.note(format!("instances: {}", targets.join(", ")));
+    let mut warnings = notes.to_vec();
     if guarded_here {
-        plan.note(guard_warning(document));
+        warnings.insert(0, guard_warning(document));
     }
-    for n in notes {
-        plan.note(n.clone());
-    }
-    plan.note(format!(
-        "then wait up to {} for every invocation to finish",
-        format_duration(opts.timeout.0)
-    ));
+    let plan = send_plan(aws, env, &names, &spec, &targets, opts, &warnings).await?;
 
     let json = ctx.out.is_json();
     let go = ctx.confirm(&plan)?;
@@ -260,25 +218,25 @@ pub async fn execute(
         Ok(id) => id,
         Err(e) => return Err(unsent(e, &spec, sent_at, &rerun)),
     };
-    ctx.out
-        .status(format!("sent command {command_id} ({doc_name} to {group})"));
+    ctx.out.status(format!(
+        "sent command {command_id} ({} to {})",
+        names.doc, names.group
+    ));
 
     let pacing = Pacing::from_flag(opts.poll_interval.map(|d| d.0));
     let mut tracker = Tracker::new(targets, pacing.ssm * 6);
+    let timeout = opts.timeout.0;
     let waited = wait(
         ctx,
         aws,
         &command_id,
-        &group,
+        &names.group,
         &mut tracker,
         pacing,
-        opts.timeout.0,
+        timeout,
     )
     .await;
-
-    let summary = tracker.summary();
     let invocations = tracker.invocations();
-    let timed_out = matches!(waited, Err(Waited::TimedOut));
     if json {
         ctx.out.json(
             command,
@@ -287,27 +245,127 @@ pub async fn execute(
                 dry_run: false,
                 declined: false,
                 command_id: Some(&command_id),
-                summary: Some(&summary),
+                summary: Some(&tracker.summary()),
                 invocations: invocations.clone(),
             },
         )?;
     } else {
         print_results(ctx, &invocations, opts.show_output);
     }
+    ending(ctx, &names, &command_id, waited, &tracker, timeout)
+}
 
-    if let Err(Waited::Failed(e)) = waited {
-        return Err(e.context(format!("waiting for command {command_id}")));
+/// Every problem at once: the document (exists, is a Command document, is Active) and the
+/// group's running instances, which are returned.
+async fn preflight(
+    ctx: &Context,
+    aws: &Aws,
+    env: &str,
+    document: &str,
+    names: &Names,
+) -> Result<Vec<String>> {
+    let doc_name = &names.doc;
+    let mut findings = Findings::new();
+    match client::describe_document(aws, doc_name).await? {
+        None => {
+            let (problem, hint) = unknown_document(aws, env, doc_name, document).await?;
+            findings.add(problem, hint);
+        }
+        Some(d) if d.document_type != "Command" => findings.add(
+            format!(
+                "SSM document `{doc_name}` is a {} document, not a Command document",
+                d.document_type
+            ),
+            format!(
+                "command documents are named {}",
+                ctx.settings().ssm_document(env, "NAME")
+            ),
+        ),
+        Some(d) if !d.status.is_empty() && d.status != "Active" => findings.add(
+            format!("SSM document `{doc_name}` is {}, not Active", d.status),
+            "wait until it is Active, or fix it in Terraform",
+        ),
+        Some(_) => {}
     }
-    if let Err(Waited::Interrupted) = waited {
-        return Err(AppError::new(
-            Kind::Interrupted,
-            format!("stopped waiting for command {command_id}"),
+    let targets = running_instances(aws, &names.group).await?;
+    if targets.is_empty() {
+        let (problem, hint) = no_targets(aws, env, &names.group).await?;
+        findings.add(problem, hint);
+    }
+    findings.into_result()?;
+    Ok(targets)
+}
+
+/// The plan: one SendCommand, the instances it reaches, the warnings, the wait.
+async fn send_plan(
+    aws: &Aws,
+    env: &str,
+    names: &Names,
+    spec: &SendSpec,
+    targets: &[String],
+    opts: &SendOptions,
+    warnings: &[String],
+) -> Result<Plan> {
+    let (doc_name, group) = (&names.doc, &names.group);
+    let mut plan = Plan::new(format!("Run {doc_name} on {group}"))
+        .target("account", aws.account().await?)
+        .target("region", aws.region.clone())
+        .env(env);
+    plan.push(
+        Step::new(
+            "SendCommand",
+            doc_name,
+            format!(
+                "targets tag:aws:autoscaling:groupName={group} ({} running instance{}), max concurrency {}, max errors {}, output to CloudWatch Logs {}",
+                targets.len(),
+                if targets.len() == 1 { "" } else { "s" },
+                opts.max_concurrency,
+                opts.max_errors,
+                names.output_group,
+            ),
         )
-        .with_hint(format!(
-            "the command keeps running on the instances; check it with `aws ssm list-command-invocations --command-id {command_id} --details`"
-        ))
-        .into());
+        .params(serde_json::to_value(spec)?),
+    );
+    plan.note(format!("instances: {}", targets.join(", ")));
+    for n in warnings {
+        plan.note(n.clone());
     }
+    plan.note(format!(
+        "then wait up to {} for every invocation to finish",
+        format_duration(opts.timeout.0)
+    ));
+    Ok(plan)
+}
+
+/// How the sent command ended: success, or the error for an interrupted wait, a time-out or
+/// failed invocations (with a warning when the command reached other instances than counted).
+fn ending(
+    ctx: &Context,
+    names: &Names,
+    command_id: &str,
+    waited: std::result::Result<(), Waited>,
+    tracker: &Tracker,
+    timeout: Duration,
+) -> Result<()> {
+    let summary = tracker.summary();
+    let check = format!("aws ssm list-command-invocations --command-id {command_id} --details");
+    let timed_out = match waited {
+        Ok(()) => false,
+        Err(Waited::TimedOut) => true,
+        Err(Waited::Failed(e)) => {
+            return Err(e.context(format!("waiting for command {command_id}")))
+        }
+        Err(Waited::Interrupted) => {
+            return Err(AppError::new(
+                Kind::Interrupted,
+                format!("stopped waiting for command {command_id}"),
+            )
+            .with_hint(format!(
+                "the command keeps running on the instances; check it with `{check}`"
+            ))
+            .into())
+        }
+    };
     if summary.count_mismatch() {
         ctx.out.warn(format!(
             "{} instance{} counted before sending, but the command has {} invocation{}{}",
@@ -330,14 +388,13 @@ pub async fn execute(
         return Err(error::failed(
             format!(
                 "command {command_id} did not finish within {} ({})",
-                format_duration(opts.timeout.0),
+                format_duration(timeout),
                 tracker.progress_line()
             ),
-            format!(
-                "it may still be running: check with `aws ssm list-command-invocations --command-id {command_id} --details`, or wait longer with --timeout"
-            ),
+            format!("it may still be running: check with `{check}`, or wait longer with --timeout"),
         ));
     }
+    let (doc_name, group) = (&names.doc, &names.group);
     if summary.is_failure() {
         let msg = if summary.failed.is_empty() {
             format!("command {command_id} ended {}", summary.command_status)
@@ -345,13 +402,14 @@ pub async fn execute(
             format!(
                 "{doc_name} failed on {} of {} instances: {}",
                 summary.failed.len(),
-                invocations.len(),
+                tracker.invocations().len(),
                 summary.failed.join(", ")
             )
         };
         return Err(AppError::new(Kind::Watched, msg)
             .with_hint(format!(
-                "read the output above (--show-output prints all of it; CloudWatch Logs group {output_group} has it too), fix the cause and run again"
+                "read the output above (--show-output prints all of it; CloudWatch Logs group {} has it too), fix the cause and run again",
+                names.output_group
             ))
             .into());
     }

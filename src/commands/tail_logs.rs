@@ -8,6 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::aws::Aws;
 use crate::context::Context;
 use crate::error::{self, AppError, Kind};
 use crate::logs::cloudwatch::{self, Exists, Query};
@@ -127,113 +128,35 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         until: compile("--until", &args.until)?,
         fail_on: compile("--fail-on", &args.fail_on)?,
     };
-    let follow = args.follow || patterns.until.is_some();
     let stream = args.stream.clone().or_else(|| args.instance.clone());
     let aws = ctx.aws().await?;
-
     preflight(ctx, &args.group, stream.as_deref()).await?;
 
     let pacing = Pacing::from_flag(args.poll_interval.map(|d| d.0));
-    let query = Query {
-        group: args.group.clone(),
-        stream: stream.clone(),
-        pattern: args.filter.clone(),
-    };
-    // Ten seconds of lookback covers the CloudWatch agent's flush delay across streams.
-    let mut follower = Follower::new(since.as_millisecond(), Duration::from_secs(10));
-    let mut interval = Interval::new(pacing);
     let started = Instant::now();
-    let deadline = args.timeout.map(|t| started + t.0);
-    let mut printer = LinePrinter::default();
-    let json = ctx.out.is_json();
-    let tsv = ctx.out.format == Format::Tsv;
-    let mut collected: Vec<Event> = Vec::new();
-    let mut matched: Option<(Matched, Event)> = None;
-    let mut warned_throttle = false;
-
-    if tsv {
-        printer.line("timestamp\tstream\tmessage");
-    }
-    let mut interrupt = crate::logs::Interrupt::new(ctx);
-
-    let outcome = loop {
-        let on_events = |events: Vec<Event>| {
-            for e in events {
-                let line = e.line().to_string();
-                if json {
-                    collected.push(e.clone());
-                } else {
-                    let text = if tsv {
-                        format!(
-                            "{}\t{}\t{}",
-                            rfc3339_ms(e.timestamp),
-                            e.stream,
-                            line.replace('\t', " ").replace('\n', "\\n")
-                        )
-                    } else {
-                        line.clone()
-                    };
-                    if !printer.line(&text) {
-                        return ControlFlow::Break(());
-                    }
-                }
-                if let Some(m) = patterns.check(&line) {
-                    matched = Some((m, e));
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        };
-        let polled = tokio::select! {
-            biased;
-            _ = interrupt.recv() => break Outcome::Interrupted,
-            r = cloudwatch::poll(aws, &query, &mut follower, pacing.page_gap, on_events) => r?,
-        };
-        if polled.stopped {
-            break match &matched {
-                Some((Matched::Until, _)) => Outcome::UntilMatched,
-                Some((Matched::FailOn, _)) => Outcome::FailOnMatched,
-                None => Outcome::OutputClosed,
-            };
-        }
-        let delay = if polled.throttled {
-            if !warned_throttle {
-                ctx.out
-                    .warn("CloudWatch Logs is throttling requests; slowing down");
-                warned_throttle = true;
-            }
-            let d = interval.after_throttle();
-            if !follow && interval.throttled_in_a_row() > 8 {
-                return Err(error::failed(
-                    "CloudWatch Logs kept throttling FilterLogEvents",
-                    "other tools share the account's limit of 5 requests per second; wait a minute and run again",
-                ));
-            }
-            d
-        } else {
-            if !follow {
-                break Outcome::CaughtUp;
-            }
-            interval.after_poll(polled.fresh)
-        };
-        let wake = Instant::now() + delay;
-        let (wake, last) = match deadline {
-            Some(d) if d <= wake => (d, true),
-            _ => (wake, false),
-        };
-        tokio::select! {
-            biased;
-            _ = interrupt.recv() => break Outcome::Interrupted,
-            _ = tokio::time::sleep_until(wake) => {}
-        }
-        if last {
-            break Outcome::TimedOut;
-        }
+    let mut tail = Tail {
+        ctx,
+        query: Query {
+            group: args.group.clone(),
+            stream: stream.clone(),
+            pattern: args.filter.clone(),
+        },
+        // Ten seconds of lookback covers the CloudWatch agent's flush delay across streams.
+        follower: Follower::new(since.as_millisecond(), Duration::from_secs(10)),
+        interval: Interval::new(pacing),
+        pacing,
+        follow: args.follow || patterns.until.is_some(),
+        deadline: args.timeout.map(|t| started + t.0),
+        printer: LinePrinter::default(),
+        patterns,
+        collected: Vec::new(),
+        matched: None,
+        warned_throttle: false,
     };
-
+    let outcome = tail.run_until_done(aws).await?;
     let elapsed = started.elapsed();
-    let matched_line = matched.as_ref().map(|(_, e)| e.line().to_string());
-    if json {
+    let matched_line = tail.matched.as_ref().map(|(_, e)| e.line().to_string());
+    if ctx.out.is_json() {
         ctx.out.json(
             "tail-logs",
             &Doc {
@@ -244,70 +167,222 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 outcome,
                 matched: matched_line.as_deref(),
                 duration_secs: elapsed.as_secs_f64(),
-                events: &collected,
+                events: &tail.collected,
             },
         )?;
     }
-    let count = follower.total();
-    let what = match &stream {
-        Some(s) => format!("{} / {s}", args.group),
-        None => args.group.clone(),
+    let ended = Ended {
+        args: &args,
+        since,
+        stream: stream.as_deref(),
+        outcome,
+        elapsed,
+        count: tail.follower.total(),
+        newest: tail.follower.newest(),
     };
-    match outcome {
-        Outcome::CaughtUp if count == 0 => ctx
-            .out
-            .status(format!("no events in {what} since {}", rfc3339(since))),
-        Outcome::CaughtUp | Outcome::OutputClosed => {}
-        _ => ctx.out.status(format!(
-            "tail-logs: {count} events from {what} in {}; {}",
-            format_duration(elapsed),
-            match outcome {
-                Outcome::UntilMatched => "--until matched",
-                Outcome::FailOnMatched => "--fail-on matched",
-                Outcome::TimedOut => "--timeout reached",
-                _ => "stopped",
+    ended.summary(ctx);
+    ended.result(tail.matched, tail.patterns.until.is_some())
+}
+
+/// The follow loop's state.
+struct Tail<'a> {
+    ctx: &'a Context,
+    query: Query,
+    follower: Follower,
+    interval: Interval,
+    pacing: Pacing,
+    /// Keep polling after catching up (`--follow`, `--until`).
+    follow: bool,
+    deadline: Option<Instant>,
+    printer: LinePrinter,
+    patterns: Patterns,
+    /// The events, for `--output json` (printed at the end as one document).
+    collected: Vec<Event>,
+    matched: Option<(Matched, Event)>,
+    warned_throttle: bool,
+}
+
+impl Tail<'_> {
+    /// Polls, prints and waits until caught up (without `--follow`), a pattern matched, the
+    /// reader went away, the deadline passed or Ctrl-C.
+    async fn run_until_done(&mut self, aws: &Aws) -> Result<Outcome> {
+        let tsv = self.ctx.out.format == Format::Tsv;
+        if tsv {
+            self.printer.line("timestamp\tstream\tmessage");
+        }
+        let mut interrupt = crate::logs::Interrupt::new(self.ctx);
+        loop {
+            let json = self.ctx.out.is_json();
+            let (printer, collected, matched, patterns) = (
+                &mut self.printer,
+                &mut self.collected,
+                &mut self.matched,
+                &self.patterns,
+            );
+            let on_events = |events: Vec<Event>| {
+                for e in events {
+                    let line = e.line().to_string();
+                    if json {
+                        collected.push(e.clone());
+                    } else if !printer.line(&shown(&e, &line, tsv)) {
+                        return ControlFlow::Break(());
+                    }
+                    if let Some(m) = patterns.check(&line) {
+                        *matched = Some((m, e));
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            };
+            let polled = tokio::select! {
+                biased;
+                _ = interrupt.recv() => return Ok(Outcome::Interrupted),
+                r = cloudwatch::poll(aws, &self.query, &mut self.follower, self.pacing.page_gap, on_events) => r?,
+            };
+            if polled.stopped {
+                return Ok(match &self.matched {
+                    Some((Matched::Until, _)) => Outcome::UntilMatched,
+                    Some((Matched::FailOn, _)) => Outcome::FailOnMatched,
+                    None => Outcome::OutputClosed,
+                });
             }
-        )),
+            let delay = if polled.throttled {
+                self.throttled()?
+            } else if !self.follow {
+                return Ok(Outcome::CaughtUp);
+            } else {
+                self.interval.after_poll(polled.fresh)
+            };
+            let wake = Instant::now() + delay;
+            let (wake, last) = match self.deadline {
+                Some(d) if d <= wake => (d, true),
+                _ => (wake, false),
+            };
+            tokio::select! {
+                biased;
+                _ = interrupt.recv() => return Ok(Outcome::Interrupted),
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            if last {
+                return Ok(Outcome::TimedOut);
+            }
+        }
     }
-    let tail_cmd = |stream: Option<&str>, from_ms: Option<i64>| {
+
+    /// Slows down (warning once); a one-shot read gives up after eight throttled polls in a row.
+    fn throttled(&mut self) -> Result<Duration> {
+        if !self.warned_throttle {
+            self.ctx
+                .out
+                .warn("CloudWatch Logs is throttling requests; slowing down");
+            self.warned_throttle = true;
+        }
+        let d = self.interval.after_throttle();
+        if !self.follow && self.interval.throttled_in_a_row() > 8 {
+            return Err(error::failed(
+                "CloudWatch Logs kept throttling FilterLogEvents",
+                "other tools share the account's limit of 5 requests per second; wait a minute and run again",
+            ));
+        }
+        Ok(d)
+    }
+}
+
+/// One event as printed: its message, or a TSV row.
+fn shown(e: &Event, line: &str, tsv: bool) -> String {
+    if tsv {
+        format!(
+            "{}\t{}\t{}",
+            rfc3339_ms(e.timestamp),
+            e.stream,
+            line.replace('\t', " ").replace('\n', "\\n")
+        )
+    } else {
+        line.to_string()
+    }
+}
+
+/// How the tail ended, for the summary line and the exit status.
+struct Ended<'a> {
+    args: &'a Args,
+    since: jiff::Timestamp,
+    stream: Option<&'a str>,
+    outcome: Outcome,
+    elapsed: Duration,
+    count: u64,
+    newest: Option<i64>,
+}
+
+impl Ended<'_> {
+    fn summary(&self, ctx: &Context) {
+        let what = match self.stream {
+            Some(s) => format!("{} / {s}", self.args.group),
+            None => self.args.group.clone(),
+        };
+        match self.outcome {
+            Outcome::CaughtUp if self.count == 0 => ctx
+                .out
+                .status(format!("no events in {what} since {}", rfc3339(self.since))),
+            Outcome::CaughtUp | Outcome::OutputClosed => {}
+            _ => ctx.out.status(format!(
+                "tail-logs: {} events from {what} in {}; {}",
+                self.count,
+                format_duration(self.elapsed),
+                match self.outcome {
+                    Outcome::UntilMatched => "--until matched",
+                    Outcome::FailOnMatched => "--fail-on matched",
+                    Outcome::TimedOut => "--timeout reached",
+                    _ => "stopped",
+                }
+            )),
+        }
+    }
+
+    /// The command that reads on from a stream and a time (default: where this one began).
+    fn tail_cmd(&self, stream: Option<&str>, from_ms: Option<i64>) -> String {
         format!(
             "login-release tail-logs --group '{}'{} --since {}",
-            args.group,
+            self.args.group,
             stream
                 .map(|s| format!(" --stream '{s}'"))
                 .unwrap_or_default(),
             from_ms
                 .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-                .map_or_else(|| rfc3339(since), rfc3339),
+                .map_or_else(|| rfc3339(self.since), rfc3339),
         )
-    };
-    let resume = tail_cmd(stream.as_deref(), follower.newest());
-    match outcome {
-        Outcome::FailOnMatched => {
-            let (_, e) = matched.expect("a match");
-            // The minute before the match, in the stream it came from.
-            let resume = tail_cmd(Some(&e.stream), Some(e.timestamp - 60_000));
-            Err(AppError::new(
-                Kind::Watched,
+    }
+
+    /// Exit 5 for a `--fail-on` match, 1 for `--until` not matched in time, else 0.
+    fn result(&self, matched: Option<(Matched, Event)>, waited_for_until: bool) -> Result<()> {
+        match (self.outcome, matched) {
+            (Outcome::FailOnMatched, Some((_, e))) => {
+                // The minute before the match, in the stream it came from.
+                let resume = self.tail_cmd(Some(&e.stream), Some(e.timestamp - 60_000));
+                Err(AppError::new(
+                    Kind::Watched,
+                    format!(
+                        "a line matched --fail-on `{}` in stream {}: {}",
+                        self.args.fail_on.as_deref().unwrap_or_default(),
+                        e.stream,
+                        e.line()
+                    ),
+                )
+                .with_hint(format!("read around it: {resume}"))
+                .into())
+            }
+            (Outcome::TimedOut, _) if waited_for_until => Err(error::failed(
                 format!(
-                    "a line matched --fail-on `{}` in stream {}: {}",
-                    args.fail_on.as_deref().unwrap_or_default(),
-                    e.stream,
-                    e.line()
+                    "no line matched --until `{}` within {}",
+                    self.args.until.as_deref().unwrap_or_default(),
+                    format_duration(self.elapsed)
                 ),
-            )
-            .with_hint(format!("read around it: {resume}"))
-            .into())
+                format!(
+                    "what you wait for may still be coming: continue with {} --until ...",
+                    self.tail_cmd(self.stream, self.newest)
+                ),
+            )),
+            _ => Ok(()),
         }
-        Outcome::TimedOut if patterns.until.is_some() => Err(error::failed(
-            format!(
-                "no line matched --until `{}` within {}",
-                args.until.as_deref().unwrap_or_default(),
-                format_duration(elapsed)
-            ),
-            format!("what you wait for may still be coming: continue with {resume} --until ..."),
-        )),
-        _ => Ok(()),
     }
 }
 
