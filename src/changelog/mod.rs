@@ -130,13 +130,15 @@ pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
         let pr = entry::pr_number(&commit.subject);
         for c in changes {
             let key = (c.category, c.subcategory, c.change);
+            // The texts live in the index's key until the end (no copy per entry): an entry
+            // gets them back once every commit is read.
             let i = match index.get(&key) {
                 Some(i) => *i,
                 None => {
                     entries.push(Entry {
                         category: key.0,
-                        subcategory: key.1.clone(),
-                        change: key.2.clone(),
+                        subcategory: String::new(),
+                        change: String::new(),
                         pull_requests: Vec::new(),
                         commits: Vec::new(),
                     });
@@ -153,20 +155,29 @@ pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
             }
         }
     }
+    for ((_, subcategory, change), i) in index {
+        entries[i].subcategory = subcategory;
+        entries[i].change = change;
+    }
     for e in &mut entries {
         e.pull_requests.sort_unstable();
         e.pull_requests.dedup();
     }
-    // Sort keys computed once per entry, not once per comparison.
-    entries.sort_by_cached_key(|e| {
-        (
-            e.category,
-            e.subcategory.to_lowercase(),
-            e.subcategory.clone(),
-            e.change.to_lowercase(),
-            e.change.clone(),
-        )
+    // Case-insensitive, then exact: the lower-cased texts computed once per entry, the exact
+    // ones compared in place.
+    let mut keyed: Vec<(String, String, Entry)> = entries
+        .into_iter()
+        .map(|e| (e.subcategory.to_lowercase(), e.change.to_lowercase(), e))
+        .collect();
+    keyed.sort_by(|(sub_a, change_a, a), (sub_b, change_b, b)| {
+        a.category
+            .cmp(&b.category)
+            .then_with(|| sub_a.cmp(sub_b))
+            .then_with(|| a.subcategory.cmp(&b.subcategory))
+            .then_with(|| change_a.cmp(change_b))
+            .then_with(|| a.change.cmp(&b.change))
     });
+    let entries = keyed.into_iter().map(|(_, _, e)| e).collect();
     Changelog {
         range: None,
         commits: commits.len(),
