@@ -321,6 +321,7 @@ fn every_key_is_described_once_from_the_structs() {
             "production",
             "github.api_url",
             "slack.webhook",
+            "deploy.checks",
             "trust_repo_config"
         ]
     );

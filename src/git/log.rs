@@ -30,12 +30,14 @@ impl Commit {
 /// Opens the repository that contains `dir` (like `git -C dir`). Not a repository is a preflight
 /// failure with a hint.
 pub fn open(dir: &std::path::Path) -> Result<Repository> {
-    Repository::discover(dir).map_err(|_| {
+    let repo = Repository::discover(dir).map_err(|_| {
         preflight(
             format!("{} is not in a git repository", dir.display()),
             "run this inside a clone of the application's repository, or pass -C PATH",
         )
-    })
+    })?;
+    crate::git::repo::refuse_shallow(&repo)?;
+    Ok(repo)
 }
 
 /// Resolves a revision (branch, remote branch, tag, sha, `HEAD~3`...) to a commit. `what` names

@@ -316,16 +316,28 @@ pub fn publish_branch(
 fn record_local(remote: &Remote<'_>, branch: &str, oid: Oid) -> Result<LocalBranch> {
     let repo = remote.repo;
     repo.set_remote_tracking(&remote.name, branch, oid)?;
-    let checked_out = repo.head_branch().as_deref() == Some(branch);
+    // Checked out here or in another work tree: moving it would change files under someone.
+    let checked_out = repo.checked_out_at(branch);
+    let here = checked_out.as_deref() == Some(repo.location().as_path());
+    let elsewhere = checked_out
+        .filter(|_| !here)
+        .map(|p| p.display().to_string());
     let state = match repo.local_branch(branch) {
         None => {
             repo.set_branch(branch, oid, "login-release: branch from the pushed commit")?;
             LocalBranch::Created
         }
         Some(l) if l == oid => LocalBranch::Unchanged,
-        Some(_) if checked_out => LocalBranch::LeftBehind {
+        Some(_) if here => LocalBranch::LeftBehind {
             reason: format!(
                 "it is checked out; run `git pull` to bring it to {}/{branch}",
+                remote.name
+            ),
+        },
+        Some(_) if elsewhere.is_some() => LocalBranch::LeftBehind {
+            reason: format!(
+                "it is checked out in the work tree {}; run `git pull` there to bring it to {}/{branch}",
+                elsewhere.clone().unwrap_or_default(),
                 remote.name
             ),
         },

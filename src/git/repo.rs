@@ -35,12 +35,31 @@ pub struct Picked {
     pub subject: String,
 }
 
+/// A shallow clone lacks the history that the changelog (what is in a range) and the ancestry
+/// checks (is the RC on main, is prod behind it) read: their answers would be wrong, not missing.
+pub(crate) fn refuse_shallow(git: &Repository) -> Result<()> {
+    if !git.is_shallow() {
+        return Ok(());
+    }
+    let at = git.workdir().unwrap_or_else(|| git.path());
+    Err(preflight(
+        format!(
+            "{} is a shallow clone: the changelog and the ancestry checks need the whole history",
+            shown(at)
+        ),
+        "fetch the rest with `git fetch --unshallow`, or clone without --depth",
+    ))
+}
+
 impl Repo {
     /// Finds the repository at or above `dir` (as git does). Not a repository is a preflight
     /// failure naming the directory.
     pub fn open(dir: &Path) -> Result<Repo> {
         match Repository::discover(dir) {
-            Ok(git) => Ok(Repo { git }),
+            Ok(git) => {
+                refuse_shallow(&git)?;
+                Ok(Repo { git })
+            }
             Err(e) if e.code() == ErrorCode::NotFound => Err(preflight(
                 format!("{} is not in a git repository", shown(dir)),
                 "run this inside a clone of the application's repository, or pass -C PATH",
@@ -124,6 +143,23 @@ impl Repo {
     /// `refs/heads/<branch>`.
     pub fn local_branch(&self, branch: &str) -> Option<Oid> {
         self.ref_target(&format!("refs/heads/{branch}"))
+    }
+
+    /// Where `branch` is checked out: this work tree or another of the repository's
+    /// (`git worktree add`); `None` when no work tree has it. Moving it would change the files
+    /// under someone's feet.
+    pub fn checked_out_at(&self, branch: &str) -> Option<PathBuf> {
+        if self.head_branch().as_deref() == Some(branch) {
+            return Some(self.location());
+        }
+        let names = self.git.worktrees().ok()?;
+        names.iter().flatten().flatten().find_map(|name| {
+            let wt = self.git.find_worktree(name).ok()?;
+            let repo = Repository::open_from_worktree(&wt).ok()?;
+            let head = repo.head().ok()?;
+            (head.is_branch() && head.shorthand().ok() == Some(branch))
+                .then(|| wt.path().to_path_buf())
+        })
     }
 
     /// The checked-out branch's short name, if HEAD is on a branch.

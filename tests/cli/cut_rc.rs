@@ -857,3 +857,90 @@ fn credentials_in_remote_urls_never_reach_any_output() {
     );
     no_token(&out);
 }
+
+/// Issue 12 item 15: the changelog and the ancestry checks read history a shallow clone does
+/// not have. Refused before anything, with the fix.
+#[test]
+fn a_shallow_clone_is_refused_with_the_fix() {
+    let w = World::new();
+    let shallow = w.r.dir.path().join("shallow");
+    crate::support::git_out(
+        w.r.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", w.r.origin.display()),
+            shallow.to_str().unwrap(),
+        ],
+    );
+    for args in [
+        &["cut-rc", "--dry-run"][..],
+        &["changelog", "--base", "origin/main"][..],
+    ] {
+        let out = crate::support::cmd(&w.r.home)
+            .env("LOGIN_RELEASE_STAGING_IDP", w.url())
+            .arg("-C")
+            .arg(&shallow)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_fails(
+            &out,
+            3,
+            &format!(
+                "{} is a shallow clone: the changelog and the ancestry checks need the whole history",
+                shallow.display()
+            ),
+            "git fetch --unshallow",
+        );
+    }
+}
+
+/// Issue 12 item 15: a true-up moves the local RC branch to what it pushed, but never one that
+/// is checked out in another work tree (its files would change under whoever works there).
+#[test]
+fn a_branch_checked_out_in_another_work_tree_is_never_moved() {
+    let mut w = World::new();
+    w.r.git(&["push", "-q", "origin", "main:stages/prod"]);
+    w.r.git(&["switch", "-q", "-c", "prod-work", "origin/stages/prod"]);
+    w.r.commit_file("hotfix.txt", "hotfix\n", "Hotfix (#104)");
+    w.r.git(&["push", "-q", "origin", "prod-work:stages/prod"]);
+    w.r.git(&["switch", "-q", "main"]);
+    w.r.git(&[
+        "push",
+        "-q",
+        "origin",
+        &format!("{}:refs/heads/{BRANCH}", w.staging),
+    ]);
+    w.r.git(&["fetch", "-q", "origin"]);
+    let other = w.r.dir.path().join("other-tree");
+    w.r.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        BRANCH,
+        other.to_str().unwrap(),
+        &format!("origin/{BRANCH}"),
+    ]);
+    let before = w.r.git(&["rev-parse", BRANCH]);
+    let out = w.cut(false, &["--true-up", "--date", "2026-11-20", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tip = w.r.origin_ref(&format!("refs/heads/{BRANCH}")).unwrap();
+    assert_ne!(tip, before, "the true-up pushed a merge");
+    assert_eq!(
+        w.r.git(&["rev-parse", BRANCH]),
+        before,
+        "the branch did not move"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "local branch {BRANCH} left as it was: it is checked out in the work tree {}",
+            other.display()
+        )),
+        "{err}"
+    );
+}

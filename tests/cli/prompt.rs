@@ -136,13 +136,7 @@ fn a_second_operator_s_recycle_during_the_prompt_refuses_the_first() {
     let f = Fixture::prod();
     let mut pty = recycle_at_the_prompt(&f);
     // Another operator recycles the same groups while the first one reads the plan.
-    let mut other = crate::support::cmd(f.home.path());
-    crate::support::aws_env(&mut other, f.moto.url());
-    let out = other
-        .args(["--yes", "asg-recycle", "prod", "idp"])
-        .output()
-        .unwrap();
-    crate::support::assert_success(&out);
+    other_operator(&f, &["asg-recycle", "prod", "idp"]);
     let theirs = scale_out_at(&f);
     pty.send("prod\r");
     let (code, screen) = pty.finish();
