@@ -49,7 +49,7 @@ pub enum Outcome {
 
 /// Applies the rules to one commit.
 pub fn read(commit: &Commit) -> Outcome {
-    if commit.subject.contains(SKIP_MARKER) || commit.body.contains(SKIP_MARKER) {
+    if has_skip_marker(&commit.subject) || has_skip_marker(&commit.body) {
         return Outcome::Skipped;
     }
     let is_revert = commit.subject.starts_with("Revert ");
@@ -72,9 +72,25 @@ pub fn read(commit: &Commit) -> Outcome {
     Outcome::Read { changes, problems }
 }
 
+/// `[skip changelog]` anywhere in `text` (one searcher for every commit, not one per call).
+fn has_skip_marker(text: &str) -> bool {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(SKIP_MARKER));
+    FINDER.find(text.as_bytes()).is_some()
+}
+
 /// Body lines as the original split them: on CR or LF, empty lines dropped, indentation kept.
+/// (Split at ASCII bytes, so every piece is still UTF-8.)
 fn lines(body: &str) -> impl Iterator<Item = &str> {
-    body.split(['\r', '\n']).filter(|l| !l.is_empty())
+    let mut start = 0;
+    let ends =
+        memchr::memchr2_iter(b'\r', b'\n', body.as_bytes()).chain(std::iter::once(body.len()));
+    ends.map(move |end| {
+        let line = &body[start..end];
+        start = end + 1;
+        line
+    })
+    .filter(|l| !l.is_empty())
 }
 
 fn read_line(line: &str, is_revert: bool, changes: &mut Vec<Change>, problems: &mut Vec<String>) {

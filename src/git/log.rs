@@ -5,7 +5,7 @@
 //! each commit's subject and body once; nothing else is loaded (no trees, no diffs).
 
 use anyhow::{Context as _, Result};
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Repository};
 
 use crate::error::preflight;
 
@@ -64,31 +64,21 @@ pub fn resolve_commit(repo: &Repository, spec: &str, what: &str) -> Result<Oid> 
 /// The commits of `base..source`, newest first (commit time order, like `git log`).
 pub fn commits_between(repo: &Repository, base: Oid, source: Oid) -> Result<Vec<Commit>> {
     let _fast = ReadOnlyWalk::start();
-    let mut walk = repo.revwalk().context("starting a revision walk")?;
-    walk.set_sorting(Sort::TIME)
-        .context("sorting the revision walk")?;
-    walk.push(source)
-        .with_context(|| format!("walking from {source}"))?;
-    walk.hide(base).with_context(|| format!("hiding {base}"))?;
-    // The walk has just read each commit; its raw object is in the repository's cache, so the
-    // message is read from it directly instead of parsing the whole commit again (tree,
-    // parents, both signatures) to use only the message.
     let odb = repo.odb().context("opening the object database")?;
-    let mut out = Vec::new();
-    for oid in walk {
-        let oid = oid.context("walking the commits of the range")?;
-        let object = odb
-            .read(oid)
-            .with_context(|| format!("reading commit {oid}"))?;
-        let message = message::of_raw_commit(object.data());
-        out.push(Commit {
-            sha: message::hex(oid),
-            subject: String::from_utf8(message::summary(message))
-                .unwrap_or_else(|e| lossy(e.as_bytes())),
-            body: lossy(message::body(message)),
-        });
-    }
-    Ok(out)
+    let range =
+        crate::git::walk::range(&odb, base, source).context("walking the commits of the range")?;
+    Ok(range
+        .into_iter()
+        .map(|(oid, raw)| {
+            let message = message::of_raw_commit(raw.data());
+            Commit {
+                sha: message::hex(oid),
+                subject: String::from_utf8(message::summary(message))
+                    .unwrap_or_else(|e| lossy(e.as_bytes())),
+                body: lossy(message::body(message)),
+            }
+        })
+        .collect())
 }
 
 /// A commit message from the raw commit object, cut as libgit2's `git_commit_summary` and
@@ -178,14 +168,15 @@ mod message {
 ///
 /// By default libgit2 hashes every object it reads to check it against its name (SHA-1 with
 /// collision detection): reading 13,000 commits, that was 14% of the instructions of the whole
-/// command, and `git log` does not do it. The changelog only reads messages, so the check is off
-/// during the walk and back on after it. (The object cache stays on: the walk parses each
-/// commit, and reading its message again from the cache is what keeps it to one inflate.)
+/// command, and `git log` does not do it. Its object cache is no use to a walk that reads each
+/// object once. The changelog only reads messages, so both are off during the walk and back on
+/// after it.
 struct ReadOnlyWalk;
 
 impl ReadOnlyWalk {
     fn start() -> Self {
         git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
         ReadOnlyWalk
     }
 }
@@ -193,6 +184,7 @@ impl ReadOnlyWalk {
 impl Drop for ReadOnlyWalk {
     fn drop(&mut self) {
         git2::opts::strict_hash_verification(true);
+        git2::opts::enable_caching(true);
     }
 }
 
@@ -303,6 +295,69 @@ mod tests {
                 want.message()
             );
         }
+    }
+
+    /// The walk is ours (src/git/walk.rs): over merges, it keeps what libgit2's revwalk keeps,
+    /// in the same order while clocks go forward; with a commit dated before its parent it
+    /// keeps the same commits in the order `git log` prints them.
+    #[test]
+    fn ranges_over_merges_match_libgit2s_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let merge = |msg: &str, a: Oid, b: Oid, time: i64| -> Oid {
+            let sig = Signature::new("T", "t@example.gov", &git2::Time::new(time, 0)).unwrap();
+            let tree = repo.find_commit(a).unwrap().tree().unwrap();
+            let (a, b) = (repo.find_commit(a).unwrap(), repo.find_commit(b).unwrap());
+            repo.commit(None, &sig, &sig, msg, &tree, &[&a, &b])
+                .unwrap()
+        };
+        let r = commit(&repo, "r\n", None, 100);
+        let a = commit(&repo, "a\n", Some(r), 200);
+        let b = commit(&repo, "b\n", Some(a), 300);
+        let prod = commit(&repo, "prod\n", Some(b), 400);
+        let c = commit(&repo, "c\n", Some(a), 250);
+        let d = commit(&repo, "d\n", Some(c), 450);
+        let main = merge("merge prod into main\n", d, prod, 600);
+        let f = commit(&repo, "f\n", Some(main), 650);
+        let libgit2 = |base: Oid, source: Oid| -> Vec<String> {
+            let mut w = repo.revwalk().unwrap();
+            w.set_sorting(git2::Sort::TIME).unwrap();
+            w.push(source).unwrap();
+            w.hide(base).unwrap();
+            w.map(|o| o.unwrap().to_string()).collect()
+        };
+        let ours = |base: Oid, source: Oid| -> Vec<String> {
+            commits_between(&repo, base, source)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.sha)
+                .collect()
+        };
+        for (base, source) in [(prod, f), (b, f), (r, f), (c, prod), (f, prod), (d, main)] {
+            assert_eq!(
+                ours(base, source),
+                libgit2(base, source),
+                "{base}..{source}"
+            );
+        }
+        assert_eq!(
+            ours(prod, f),
+            [f, main, d, c].map(|o| o.to_string()),
+            "merges and their sides, newest first"
+        );
+        // `e` is dated before its parent `d` (a clock that went backwards).
+        let e = commit(&repo, "e\n", Some(d), 150);
+        let skewed = merge("merge b\n", e, b, 700);
+        let mut got = ours(prod, skewed);
+        assert_eq!(
+            got,
+            [skewed, e, d, c].map(|o| o.to_string()),
+            "git log's order"
+        );
+        let mut want = libgit2(prod, skewed);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "the same commits");
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod push;
 pub mod remote;
 pub mod repo;
 pub mod sign;
+pub mod walk;
