@@ -140,6 +140,25 @@ impl World {
         format!("{}/api/deploy.json", self.http.url)
     }
 
+    /// A patch release went to prod (prod has a commit main lacks) after the full RC was cut
+    /// from main: what `--true-up` is for. Returns prod's new tip.
+    fn patch_released_after_the_rc(&mut self) -> String {
+        self.r
+            .git(&["switch", "-q", "-c", "prod-work", "origin/stages/prod"]);
+        self.r
+            .commit_file("hotfix.txt", "hotfix\n", "Hotfix (#104)");
+        self.r
+            .git(&["push", "-q", "origin", "prod-work:stages/prod"]);
+        self.r.git(&["switch", "-q", "main"]);
+        self.r.git(&[
+            "push",
+            "-q",
+            "origin",
+            &format!("{}:refs/heads/{BRANCH}", self.staging),
+        ]);
+        self.r.git(&["rev-parse", "prod-work"])
+    }
+
     fn cut(&self, cli: bool, extra: &[&str]) -> Output {
         release_cmd(&self.r, cli)
             .env("LOGIN_RELEASE_STAGING_IDP", self.url())
@@ -292,19 +311,7 @@ fn patch_cherry_picks_onto_prod(cli: bool) {
 
 fn true_up_records_an_ours_merge(cli: bool) {
     let mut w = World::new();
-    // A patch release went to prod: prod has a commit main lacks.
-    w.r.git(&["switch", "-q", "-c", "prod-work", "origin/stages/prod"]);
-    w.r.commit_file("hotfix.txt", "hotfix\n", "Hotfix (#104)");
-    w.r.git(&["push", "-q", "origin", "prod-work:stages/prod"]);
-    w.r.git(&["switch", "-q", "main"]);
-    let prod = w.r.git(&["rev-parse", "prod-work"]);
-    // The full RC was cut from main.
-    w.r.git(&[
-        "push",
-        "-q",
-        "origin",
-        &format!("{}:refs/heads/{BRANCH}", w.staging),
-    ]);
+    let prod = w.patch_released_after_the_rc();
     let out = w.cut(cli, &["--true-up", "--date", "2026-11-20", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let tip = w.r.origin_ref(&format!("refs/heads/{BRANCH}")).unwrap();
@@ -903,17 +910,7 @@ fn a_shallow_clone_is_refused_with_the_fix() {
 #[test]
 fn a_branch_checked_out_in_another_work_tree_is_never_moved() {
     let mut w = World::new();
-    w.r.git(&["push", "-q", "origin", "main:stages/prod"]);
-    w.r.git(&["switch", "-q", "-c", "prod-work", "origin/stages/prod"]);
-    w.r.commit_file("hotfix.txt", "hotfix\n", "Hotfix (#104)");
-    w.r.git(&["push", "-q", "origin", "prod-work:stages/prod"]);
-    w.r.git(&["switch", "-q", "main"]);
-    w.r.git(&[
-        "push",
-        "-q",
-        "origin",
-        &format!("{}:refs/heads/{BRANCH}", w.staging),
-    ]);
+    w.patch_released_after_the_rc();
     w.r.git(&["fetch", "-q", "origin"]);
     let other = w.r.dir.path().join("other-tree");
     w.r.git(&[

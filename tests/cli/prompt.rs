@@ -134,10 +134,19 @@ fn the_times_are_counted_from_the_confirmation_not_from_the_plan() {
 #[test]
 fn a_second_operator_s_recycle_during_the_prompt_refuses_the_first() {
     let f = Fixture::prod();
-    let mut pty = recycle_at_the_prompt(&f);
+    let pty = recycle_at_the_prompt(&f);
     // Another operator recycles the same groups while the first one reads the plan.
     other_operator(&f, &["asg-recycle", "prod", "idp"]);
     let theirs = scale_out_at(&f);
+    let screen = confirmed_and_refused(pty);
+    assert!(screen.contains("nothing was changed"), "{screen}");
+    // The other operator's actions are untouched.
+    assert_eq!(scale_out_at(&f), theirs);
+}
+
+/// Types `prod` at the prompt; the command must refuse (exit 3) because the groups changed
+/// while it waited. The screen, for more checks.
+fn confirmed_and_refused(mut pty: Pty) -> String {
     pty.send("prod\r");
     let (code, screen) = pty.finish();
     assert_eq!(code, 3, "{screen}");
@@ -145,9 +154,7 @@ fn a_second_operator_s_recycle_during_the_prompt_refuses_the_first() {
         screen.contains("the groups changed while the plan waited for confirmation"),
         "{screen}"
     );
-    assert!(screen.contains("nothing was changed"), "{screen}");
-    // The other operator's actions are untouched.
-    assert_eq!(scale_out_at(&f), theirs);
+    screen
 }
 
 /// Runs `args` with `--yes` as another operator would, from their own shell.
@@ -175,14 +182,7 @@ fn a_recycle_cancelled_and_started_again_during_the_prompt_is_not_cancelled_by_t
     other_operator(&f, &["asg-recycle", "prod", "idp"]);
     let theirs = scale_out_at(&f);
     assert_eq!(theirs.len(), 1);
-    let mut pty = pty;
-    pty.send("prod\r");
-    let (code, screen) = pty.finish();
-    assert_eq!(code, 3, "{screen}");
-    assert!(
-        screen.contains("the groups changed while the plan waited for confirmation"),
-        "{screen}"
-    );
+    let screen = confirmed_and_refused(pty);
     assert!(
         screen.contains("its recycle now scales down at"),
         "{screen}"
@@ -193,7 +193,7 @@ fn a_recycle_cancelled_and_started_again_during_the_prompt_is_not_cancelled_by_t
 #[test]
 fn config_recycle_refuses_when_another_recycle_started_during_the_prompt() {
     let f = Fixture::prod();
-    let mut pty = Pty::spawn(
+    let pty = Pty::spawn(
         f.home.path(),
         &aws_vars(f.moto.url()),
         &["config-recycle", "prod", "idp"],
@@ -201,12 +201,6 @@ fn config_recycle_refuses_when_another_recycle_started_during_the_prompt() {
     pty.wait_for(PROMPT);
     other_operator(&f, &["asg-recycle", "prod", "idp"]);
     let theirs = scale_out_at(&f);
-    pty.send("prod\r");
-    let (code, screen) = pty.finish();
-    assert_eq!(code, 3, "{screen}");
-    assert!(
-        screen.contains("the groups changed while the plan waited for confirmation"),
-        "{screen}"
-    );
+    confirmed_and_refused(pty);
     assert_eq!(scale_out_at(&f), theirs);
 }
