@@ -174,15 +174,10 @@ async fn replan_after_confirmation(
 ) -> Result<RecyclePlan> {
     let fleet = gather(aws, names).await?;
     let fresh = plan_recycle(ctx.settings(), req, &fleet, whole_second(ctx.now()));
-    let why: Vec<String> = fresh
-        .findings
-        .iter()
-        .map(|f| format!("{}: {}", f.group, f.problem))
-        .collect();
     refuse_if_changed(
         &approved.calls,
         &fresh.calls,
-        why,
+        why_now(&fresh.findings),
         format!(
             "see what is there now with `login-release asg-size {} {}`, then run the recycle again for a new plan",
             req.env, req.target
@@ -198,6 +193,14 @@ async fn replan_after_confirmation(
         }
     }
     Ok(fresh)
+}
+
+/// The findings of a plan made again after the confirmation, as reasons to refuse it.
+fn why_now(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| format!("{}: {}", f.group, f.problem))
+        .collect()
 }
 
 /// Refuses (exit 3, nothing changed) when the plan made again after the confirmation is not
@@ -796,11 +799,7 @@ async fn rescale_after_confirmation(
 ) -> Result<()> {
     let (fleet, instances) = scale_in_facts(ctx, aws, req).await?;
     let fresh = plan_scale_in(ctx, req, &fleet, &instances, now);
-    let mut why: Vec<String> = fresh
-        .findings
-        .iter()
-        .map(|f| format!("{}: {}", f.group, f.problem))
-        .collect();
+    let mut why = why_now(&fresh.findings);
     let safe: Vec<&GroupScaleIn> = fresh.safe_groups().collect();
     for g in approved {
         let now = safe.iter().find(|f| f.group == g.group);

@@ -350,7 +350,7 @@ fn build_plan(
 fn plan_pr(plan: &mut Plan, s: &crate::config::Settings, g: &GithubPlan, branch: &str) {
     let title = s.pr_title(&g.rc.rc.to_string());
     match &g.existing {
-        Some(pr) if !rules::has_label(pr, &s.release.pr_label) => plan.push(
+        Some(pr) if g.unlabelled(&s.release.pr_label).is_some() => plan.push(
             Step::new(
                 "label PR",
                 format!("{} #{}", g.client.repo, pr.number),

@@ -31,9 +31,9 @@ use crate::release::rc;
 use crate::release::tag::{self, TagRequest};
 use crate::types::{Env, GitSha, HumanDuration, RcNumber};
 
-/// A step's stop whose only way on is the rollback (a monitor FAIL, a manual check refused, a
-/// squash-merged promotion): its hint already names `deploy rollback`, so it is the release's
-/// next step as it stands, with no "resume" added.
+/// A step's stop whose only way on is the rollback (a monitor FAIL, a squash-merged
+/// promotion): its hint already names `deploy rollback`, so it is the release's next step as it
+/// stands, with no "resume" added.
 #[derive(Debug)]
 pub struct RollBack(pub AppError);
 
@@ -113,11 +113,6 @@ fn new_sha(s: &Session<'_>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A sha from GitHub as people read it; by characters, since GitHub's text is not ours.
-fn short_sha(sha: &str) -> String {
-    sha.chars().take(9).collect()
-}
-
 /// Sleeps `d`, or stops with an interrupted error naming what was being waited for.
 async fn pause(s: &Session<'_>, d: Duration, what: &str) -> Result<()> {
     tokio::select! {
@@ -189,7 +184,7 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
                     .collect();
                 s.ctx.out.success(format!(
                     "PR #{n} is merged into {prod} ({})",
-                    short_sha(sha)
+                    crate::types::prefix(sha, 9)
                 ));
                 return Ok(End::Done(Some(json!({
                     "pr": n,
@@ -207,7 +202,7 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
                         Kind::Watched,
                         format!(
                             "PR #{n} was squash-merged ({}): {prod} does not hold the RC's commits, so the tag, the changelog and the release would be wrong",
-                            short_sha(sha)
+                            crate::types::prefix(sha, 9)
                         ),
                     )
                     .with_hint(format!(
