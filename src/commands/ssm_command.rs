@@ -687,6 +687,6 @@ async fn no_targets(aws: &Aws, env: &str, group: &str) -> Result<(String, String
     }
     Ok((
         format!("{group} has no running instances to run the command on"),
-        format!("`login-release ls-servers {env}` shows what runs"),
+        format!("`login-release ls-servers -e {env}` shows what runs"),
     ))
 }

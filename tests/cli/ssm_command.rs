@@ -212,7 +212,7 @@ fn every_preflight_problem_is_reported_at_once_and_nothing_is_sent() {
     assert_eq!(
         stderr(&out),
         "error: prod-migration has no running instances to run the command on\n\
-         help: `login-release ls-servers prod` shows what runs\n"
+         help: `login-release ls-servers -e prod` shows what runs\n"
     );
 
     let out = run(

@@ -187,7 +187,7 @@ async fn abort(ctx: &Context, a: &ReasonArgs) -> Result<()> {
     ));
     if at.is_some_and(|s| s >= Step::Recycle) {
         ctx.out.warn(format!(
-            "the release had reached production; check it with `login-release ls-servers {env}` (or use `deploy rollback` next time)"
+            "the release had reached production; check it with `login-release ls-servers -e {env}` (or use `deploy rollback` next time)"
         ));
     }
     if ctx.out.is_json() {

@@ -165,7 +165,7 @@ async fn check_fleet(
             f.add(
                 format!("the group {name} does not exist"),
                 format!(
-                    "`login-release ls-servers {}` lists the environment's groups",
+                    "`login-release ls-servers -e {}` lists the environment's groups",
                     req.env
                 ),
             );
@@ -201,7 +201,7 @@ async fn check_fleet(
                         ""
                     }
                 ),
-                "wait until the group is steady (`login-release ls-servers ENV`), or remove the extras",
+                "wait until the group is steady (`login-release ls-servers -e ENV`), or remove the extras",
             );
         }
     }
