@@ -67,6 +67,8 @@ impl Args {
             success_marker: self.success_marker.clone(),
             failure_markers: self.failure_markers.clone(),
             poll_interval: self.poll_interval.map(|d| d.0),
+            // A person names the instance (--instance) when the group has already scaled in.
+            ended_since: None,
         }
     }
 }

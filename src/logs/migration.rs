@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use console::Style;
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -43,6 +44,10 @@ pub struct MigrationRequest {
     pub failure_markers: Vec<String>,
     /// The poll interval while lines arrive (tests and rehearsals).
     pub poll_interval: Option<Duration>,
+    /// Following the migration group: an instance of it launched at or after this time that has
+    /// already ended is read by id instead of waiting for a running one. A release resumed after
+    /// its migration group scaled back to zero finds its migration's log this way.
+    pub ended_since: Option<Timestamp>,
 }
 
 /// How the watch ended: the `watch-migration` JSON document.
@@ -103,7 +108,7 @@ pub async fn watch(ctx: &Context, req: &MigrationRequest) -> Result<MigrationOut
             "give the whole line that ends a good provision with --success-marker",
         ));
     }
-    let source = match (&req.instance, &req.role) {
+    let mut source = match (&req.instance, &req.role) {
         (Some(i), _) => Source::Instance(i.clone()),
         (None, Some(role)) => Source::Name(settings.instance_name(env, role)),
         (None, None) => Source::Group(settings.migration_group(env)),
@@ -111,12 +116,23 @@ pub async fn watch(ctx: &Context, req: &MigrationRequest) -> Result<MigrationOut
     let aws = ctx.aws().await?;
     // Terraform creates the log group with the environment; a named instance must exist.
     check_log_group(aws, &log_group).await?;
+    if let (Source::Group(group), Some(since)) = (&source, req.ended_since) {
+        if let Some(i) = newest_ended_since(aws, group, since).await? {
+            ctx.out.status(format!(
+                "{} of {group} launched {} and is {} already: reading what it wrote",
+                i.id,
+                rfc3339(i.launch_time),
+                i.state
+            ));
+            source = Source::Instance(i.id);
+        }
+    }
     if let Source::Instance(id) = &source {
         let found = aws.describe_instances(std::slice::from_ref(id)).await?;
         let Some(i) = found.first() else {
             return Err(error::preflight(
                 format!("instance {id} does not exist in {}", aws.region),
-                format!("`login-release ls-servers {env}` lists the environment's instances"),
+                format!("`login-release ls-servers -e {env}` lists the environment's instances"),
             ));
         };
         announce(ctx, &mut None, i, &log_group);
@@ -394,10 +410,10 @@ impl MigrationOutcome {
                 format!("no running instance of {} appeared within {took}", self.source),
                 match &self.role {
                     Some(role) => format!(
-                        "a recycle starts new instances (`login-release asg-recycle {env} {role}`); `login-release ls-servers {env}` shows what runs"
+                        "a recycle starts new instances (`login-release asg-recycle {env} {role}`); `login-release ls-servers -e {env}` shows what runs"
                     ),
                     None => format!(
-                        "a recycle starts the migration instance first (`login-release asg-recycle {env} idp`); `login-release ls-servers {env}` shows what runs"
+                        "a recycle starts the migration instance first (`login-release asg-recycle {env} idp`); one that already ended is read with `--instance ID` (`login-release ls-servers -e {env} --states all` lists it)"
                     ),
                 },
             ),
@@ -458,6 +474,14 @@ async fn newest_running(aws: &Aws, source: &Source) -> Result<Option<Instance>> 
                 .cmp(&b.launch_time)
                 .then_with(|| a.id.cmp(&b.id))
         }))
+}
+
+/// The newest instance of `group` launched at or after `since`, when it is no longer alive
+/// (the group scaled back in after its provision). `None` while the newest one still runs or
+/// none was launched since: then the watch waits for a running one as usual.
+async fn newest_ended_since(aws: &Aws, group: &str, since: Timestamp) -> Result<Option<Instance>> {
+    let newest = aws.launched_since(group, since).await?.pop();
+    Ok(newest.filter(|i| !crate::logs::watch::is_alive(&i.state)))
 }
 
 fn announce(ctx: &Context, progress: &mut Option<Progress>, i: &Instance, log_group: &str) {

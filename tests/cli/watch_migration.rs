@@ -309,7 +309,7 @@ fn no_migration_instance_within_the_timeout_exits_1() {
         lines[n - 2],
         "error: no running instance of prod-migration appeared within 1s"
     );
-    assert_eq!(lines[n - 1], "help: a recycle starts the migration instance first (`login-release asg-recycle prod idp`); `login-release ls-servers prod` shows what runs");
+    assert_eq!(lines[n - 1], "help: a recycle starts the migration instance first (`login-release asg-recycle prod idp`); one that already ended is read with `--instance ID` (`login-release ls-servers -e prod --states all` lists it)");
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn a_missing_log_group_or_instance_is_a_preflight_failure() {
     assert_eq!(
         stderr(&out),
         "error: instance i-0123456789abcdef0 does not exist in us-west-2\n\
-         help: `login-release ls-servers prod` lists the environment's instances\n"
+         help: `login-release ls-servers -e prod` lists the environment's instances\n"
     );
 }
 
