@@ -2,12 +2,14 @@
 //! scale-in protection from old or new instances (`scale-remove-*-instances`, `rollback --fleet`).
 //!
 //! - [`plan`]: pure. Which calls a recycle makes, and every preflight finding.
+//! - [`progress`]: pure. How far a recycle an earlier run started got (applied, or part-done).
 //! - [`scale_in`]: pure. Which instances to keep and which to unprotect; cancelling a recycle.
 //! - [`watch`]: the waiting logic (until a time, until new instances are healthy) over a [`Clock`].
 //! - [`run`]: the orchestration over a [`Context`](crate::context::Context): facts, plan,
 //!   confirmation, apply, verify. Commands (and `rollback --fleet`) call these.
 
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod scale_in;
 pub mod watch;

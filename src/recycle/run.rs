@@ -237,11 +237,13 @@ fn refuse_if_changed(
 }
 
 /// Preflight, plan, confirm, apply, verify (and watch) a recycle.
-pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutcome> {
-    let aws = ctx.aws().await?;
-    let settings = ctx.settings();
-    let env = req.env.as_str();
-    let names = match &req.target {
+/// The groups a recycle of `target` may change (`None`: every group of the environment).
+pub fn groups_of(
+    settings: &crate::config::Settings,
+    env: &str,
+    target: &Target,
+) -> Option<Vec<String>> {
+    match target {
         Target::Role(role) => {
             let mut n = vec![
                 settings.asg_name(env, role),
@@ -252,7 +254,14 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
             Some(n)
         }
         Target::All => None,
-    };
+    }
+}
+
+pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutcome> {
+    let aws = ctx.aws().await?;
+    let settings = ctx.settings();
+    let env = req.env.as_str();
+    let names = groups_of(settings, env, &req.target);
     // One after the other, so a credentials or network problem is reported by the first call.
     let fleet = gather(aws, names.clone()).await?;
     let account = aws.account().await?;
@@ -819,7 +828,7 @@ async fn rescale_after_confirmation(
         &ScaleInPlan::calls(safe.iter().copied()),
         why,
         format!(
-            "see what is there now with `login-release ls-servers {}`, then run `login-release {} {} {}` again for a new plan",
+            "see what is there now with `login-release ls-servers -e {}`, then run `login-release {} {} {}` again for a new plan",
             req.env,
             req.direction.command(),
             req.env,

@@ -93,7 +93,11 @@ impl Sandbox {
 
     /// Starts a command in the background, its output to files in the sandbox directory.
     fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
-        let mut c = self.std_command(args);
+        let c = self.std_command(args);
+        self.spawn_command(name, c)
+    }
+
+    fn spawn_command(&mut self, name: &str, mut c: Command) -> usize {
         let out = std::fs::File::create(self.dir.join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.dir.join(format!("{name}.err"))).unwrap();
         let child = c
@@ -455,6 +459,135 @@ fn killed_during_each_waiting_step_resume_reaches_the_same_end() {
     assert_eq!(scale_outs, 1, "{world}");
 }
 
+/// The instance that left `group`, from the world's journal (`ID left GROUP`).
+fn left_group(sb: &Sandbox, group: &str) -> Option<String> {
+    let journal = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
+    let suffix = format!(" left {group}");
+    journal
+        .lines()
+        .filter_map(|l| l.split_once(&suffix).map(|(head, _)| head))
+        .filter_map(|head| head.split_whitespace().last())
+        .find(|id| id.starts_with("i-"))
+        .map(str::to_string)
+}
+
+#[test]
+fn resumed_after_the_migration_group_scaled_in_reads_the_ended_instances_log() {
+    let mut sb = Sandbox::up();
+    let i = sb.spawn("start", &start_args());
+    approve_when_open(&sb);
+    kill_during(&mut sb, i, "start", "migration");
+
+    // Nobody resumes until the recycle's scheduled action has taken the migration group back to
+    // zero: the instance that ran the migration is terminated, only its log is left.
+    let group = login_release::config::Config::defaults()
+        .settings
+        .migration_group("prod");
+    let id = wait_for(120, "the migration instance to leave its group", || {
+        left_group(&sb, &group)
+    });
+    let last = sb.spawn("resume", &resume_args());
+    let exit = sb.wait(last, "resume", 300);
+    assert_eq!(exit, 0, "{}", sb.output_of("resume"));
+    let out = sb.output_of("resume");
+    assert!(
+        out.contains(&format!("{id} of {group} launched")) && out.contains("reading what it wrote"),
+        "{out}"
+    );
+    let record = sb.record();
+    assert_finished(&record);
+    let migration = record["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "migration")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        migration["verified"]["instance"],
+        id.as_str(),
+        "{migration}"
+    );
+    assert_eq!(migration["verified"]["succeeded"], true, "{migration}");
+    assert!(
+        migration["verified"]["lines"].as_u64().unwrap() > 0,
+        "{migration}"
+    );
+}
+
+/// Network lost in the middle of the recycle step: the second mutating AWS call is applied and
+/// its answer lost, and from then on AWS is unreachable (a fault proxy in front of the emulator,
+/// for the deploy process only; the world keeps moving). The step cannot know what was done: exit
+/// 4, the record keeps the release active at that step, and `resume` with the network back
+/// finishes the release, the recycle applied once.
+#[test]
+fn network_lost_mid_recycle_resume_finishes_the_release() {
+    use crate::support::fault::{Fault, FaultProxy};
+    let mut sb = Sandbox::up();
+    let old_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    let emulator = sb
+        .exports
+        .iter()
+        .find(|(k, _)| k == "AWS_ENDPOINT_URL")
+        .map(|(_, v)| v.clone())
+        .expect("sandbox env exports AWS_ENDPOINT_URL");
+    let proxy = FaultProxy::start(&emulator, Fault::DownAfter(2));
+    let mut c = sb.std_command(&start_args());
+    c.env("AWS_ENDPOINT_URL", &proxy.url);
+    let i = sb.spawn_command("start", c);
+    approve_when_open(&sb);
+    let exit = sb.wait(i, "start", 300);
+    let out = sb.output_of("start");
+    assert_eq!(exit, 4, "{out}");
+    assert!(out.contains("outcome unknown"), "{out}");
+    assert!(out.contains("deploy resume"), "{out}");
+    // One call applied and answered, one applied with its answer lost; the SDK's retries of that
+    // one never reached AWS.
+    let log = proxy.log();
+    let applied = log
+        .iter()
+        .filter(|(op, what)| crate::support::fault::is_mutating(op) && *what != "dropped before")
+        .count();
+    assert_eq!(applied, 2, "{log:?}");
+    assert_eq!(
+        log.iter()
+            .filter(|(_, what)| *what == "answer dropped")
+            .count(),
+        1,
+        "{log:?}"
+    );
+    let record = sb.record();
+    assert_eq!(record["lifecycle"]["state"], "active", "{record}");
+    let states = step_states(&record);
+    assert!(
+        states.contains(&"merge=done".to_string()) && !states.contains(&"recycle=done".to_string()),
+        "{states:?}"
+    );
+
+    let last = sb.spawn("resume", &resume_args());
+    let exit = sb.wait(last, "resume", 300);
+    let out = sb.output_of("resume");
+    assert_eq!(exit, 0, "{out}");
+    // The world said how far the recycle got; the resume finished it instead of trusting the
+    // actions it found (which once made it wait for a migration instance never started).
+    assert!(
+        out.contains("an earlier run applied part of this recycle"),
+        "{out}"
+    );
+    assert_finished(&sb.record());
+    let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
+    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
+    assert!(ls.contains(&new_sha) && !ls.contains(&old_sha), "{ls}");
+    let world = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
+    let scale_outs = world
+        .lines()
+        .filter(|l| {
+            l.contains("ran scheduled action DelayedScaleOutOnce") && l.contains("prod-idp")
+        })
+        .count();
+    assert_eq!(scale_outs, 1, "{world}");
+}
+
 #[test]
 fn two_starts_at_once_exactly_one_takes_the_lock() {
     let mut sb = Sandbox::up();
@@ -595,7 +728,7 @@ fn unhealthy_new_instances_stop_the_release_and_rollback_brings_the_old_fleet_ba
         log.contains("the new instances did not become healthy"),
         "{log}"
     );
-    assert!(log.contains("ls-servers prod"), "{log}");
+    assert!(log.contains("ls-servers -e prod"), "{log}");
     let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
 
     roll_back(&sb, "new instances unhealthy");

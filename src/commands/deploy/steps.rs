@@ -21,6 +21,7 @@ use crate::monitor::verdict::Verdict;
 use crate::outcome::Status;
 use crate::plan::Plan;
 use crate::recycle::plan::RecycleOptions;
+use crate::recycle::progress::Progress;
 use crate::recycle::run::{self as recycle_run, RecycleRequest, ScaleRemoveRequest};
 use crate::recycle::scale_in::Direction;
 use crate::recycle::watch::{self, WatchTarget};
@@ -276,58 +277,115 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
 // ---------------------------------------------------------------------------------------------
 // 4. Recycle
 
-/// Whether the role's groups already run the new sha or have a recycle in progress: the recycle
-/// was applied by an earlier run whose record did not keep up.
-async fn recycle_already_applied(s: &Session<'_>) -> Result<Option<&'static str>> {
+/// Where the role's recycle stands in the world, which may be ahead of the record (a crash
+/// between a change and the record's push) or unknown to it (a call whose answer was lost).
+enum RecycleState {
+    /// The role runs the new sha, or its recycle was applied: nothing to do again.
+    Already(&'static str),
+    /// An earlier run applied part of the recycle: these groups wait for their scale-out.
+    PartDone(Vec<String>),
+    NotStarted,
+}
+
+async fn recycle_state(s: &Session<'_>) -> Result<RecycleState> {
     let aws = s.ctx.aws().await?;
-    let group = s.ctx.settings().asg_name(s.env(), role_of(s.opts.app));
-    if aws
-        .scheduled_actions(Some(&group))
-        .await?
-        .iter()
-        .any(|a| a.is_recycle())
-    {
-        return Ok(Some("a recycle of the role is already in progress"));
+    let role = role_of(s.opts.app);
+    let names =
+        recycle_run::groups_of(s.ctx.settings(), s.env(), &Target::parse(role)).unwrap_or_default();
+    let groups = aws.describe_groups(&names).await?;
+    let mut actions = Vec::new();
+    for g in &groups {
+        actions.extend(aws.scheduled_actions(Some(&g.name)).await?);
+    }
+    match crate::recycle::progress::progress(&groups, &actions) {
+        Progress::Applied => {
+            return Ok(RecycleState::Already(
+                "a recycle of the role is already in progress",
+            ))
+        }
+        Progress::PartDone(waiting) => return Ok(RecycleState::PartDone(waiting)),
+        Progress::NotStarted => {}
     }
     let Some(sha) = new_sha(s) else {
-        return Ok(None);
+        return Ok(RecycleState::NotStarted);
     };
-    let ids: Vec<String> = aws
-        .describe_groups(std::slice::from_ref(&group))
-        .await?
+    let group = s.ctx.settings().asg_name(s.env(), role);
+    let ids: Vec<String> = groups
         .into_iter()
+        .filter(|g| g.name == group)
         .flat_map(|g| g.instances.into_iter().map(|i| i.id))
         .collect();
     if ids.is_empty() {
-        return Ok(None);
+        return Ok(RecycleState::NotStarted);
     }
-    let running =
-        crate::monitor::running_shas(&aws.describe_instances(&ids).await?, role_of(s.opts.app));
-    Ok(running
-        .iter()
-        .any(|r| r.sha == sha)
-        .then_some("the role already runs the new sha"))
+    let running = crate::monitor::running_shas(&aws.describe_instances(&ids).await?, role);
+    Ok(if running.iter().any(|r| r.sha == sha) {
+        RecycleState::Already("the role already runs the new sha")
+    } else {
+        RecycleState::NotStarted
+    })
+}
+
+/// The options that finish a recycle an earlier run left part-done: the recycle again over the
+/// one in progress (`--force` keeps the sizes it returns to), without a second migration
+/// instance if this release already started one, whose head start then counts from its launch.
+async fn finishing(s: &Session<'_>, opts: RecycleOptions) -> Result<RecycleOptions> {
+    let aws = s.ctx.aws().await?;
+    let migration = s.ctx.settings().migration_group(s.env());
+    let launched = aws
+        .launched_since(&migration, s.record().started_at)
+        .await?
+        .pop();
+    Ok(match launched {
+        None => RecycleOptions {
+            force: true,
+            ..opts
+        },
+        Some(i) => {
+            let ran = s.ctx.now().duration_since(i.launch_time).unsigned_abs();
+            RecycleOptions {
+                force: true,
+                skip_migration: true,
+                spinup: opts.spinup.saturating_sub(ran),
+                spinup_explicit: true,
+                ..opts
+            }
+        }
+    })
 }
 
 async fn recycle(s: &mut Session<'_>) -> Result<End> {
-    if let Some(why) = recycle_already_applied(s).await? {
-        s.ctx
-            .out
-            .status(format!("recycle: {why}; not recycling again"));
-        return Ok(End::Done(Some(json!({ "already": why }))));
-    }
     let delays = &s.ctx.settings().recycle;
-    let (spinup, spindown) = (delays.spinup_delay.0, delays.spindown_delay.0);
+    let options = RecycleOptions {
+        spinup: delays.spinup_delay.0,
+        spindown: delays.spindown_delay.0,
+        ..RecycleOptions::default()
+    };
+    let (options, notes) = match recycle_state(s).await? {
+        RecycleState::Already(why) => {
+            s.ctx
+                .out
+                .status(format!("recycle: {why}; not recycling again"));
+            return Ok(End::Done(Some(json!({ "already": why }))));
+        }
+        RecycleState::PartDone(waiting) => {
+            let why = format!(
+                "an earlier run applied part of this recycle ({} wait{} for {} scale-out); recycling again over it",
+                waiting.join(", "),
+                if waiting.len() == 1 { "s" } else { "" },
+                if waiting.len() == 1 { "its" } else { "their" },
+            );
+            s.ctx.out.status(format!("recycle: {why}"));
+            (finishing(s, options).await?, vec![why])
+        }
+        RecycleState::NotStarted => (options, Vec::new()),
+    };
     let req = RecycleRequest {
         env: s.env().to_string(),
         target: Target::parse(role_of(s.opts.app)),
-        options: RecycleOptions {
-            spinup,
-            spindown,
-            ..RecycleOptions::default()
-        },
+        options,
         watch: false,
-        notes: Vec::new(),
+        notes,
         removes_old_itself: true,
         announce_next: false,
         then: Vec::new(),
@@ -355,6 +413,9 @@ async fn migration(s: &mut Session<'_>) -> Result<End> {
         success_marker: None,
         failure_markers: Vec::new(),
         poll_interval: s.pacing.explicit,
+        // Resumed after the migration group scaled back in: the instance this release launched
+        // is gone, but its log says how the migration ended.
+        ended_since: Some(s.record().started_at),
     };
     let watched = crate::logs::migration::watch(s.ctx, &req).await?;
     watched.verdict()?;
@@ -491,7 +552,7 @@ async fn in_service(s: &mut Session<'_>) -> Result<End> {
             format!("the new instances did not become healthy: {why}"),
         )
         .with_hint(format!(
-            "look at them with `login-release ls-servers {}`",
+            "look at them with `login-release ls-servers -e {}`",
             s.env()
         ))
         .into()),
