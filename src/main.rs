@@ -7,6 +7,11 @@ use clap::Parser;
 use login_release::cli::Cli;
 use login_release::error::{report, Kind};
 
+/// Small allocations are most of what the allocator sees (the changelog's walk: a dozen per
+/// commit); mimalloc serves them in a fraction of glibc's time. libgit2 and zlib keep libc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long a command gets after Ctrl-C to stop on its own terms.
 const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 

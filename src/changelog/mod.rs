@@ -25,7 +25,7 @@ pub mod entry;
 pub mod render;
 pub mod trailer;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -99,8 +99,10 @@ pub const NO_LINE: &str = "no `changelog:` line";
 
 /// The changelog of some commits (newest first, as `git log` lists them).
 pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
-    // Identical (category, subcategory, change) lines share one entry.
-    let mut index: HashMap<(Category, String, String), usize> = HashMap::new();
+    // Identical (category, subcategory, change) lines share one entry. Hashed with FxHash:
+    // SipHash's resistance to chosen keys buys nothing over commit messages and cost a tenth of
+    // the build (`make bench`).
+    let mut index: FxHashMap<(Category, String, String), usize> = FxHashMap::default();
     let mut entries: Vec<Entry> = Vec::new();
     let mut invalid = Vec::new();
     let mut skipped = Vec::new();
@@ -164,20 +166,28 @@ pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
         e.pull_requests.dedup();
     }
     // Case-insensitive, then exact: the lower-cased texts computed once per entry, the exact
-    // ones compared in place.
-    let mut keyed: Vec<(String, String, Entry)> = entries
-        .into_iter()
-        .map(|e| (e.subcategory.to_lowercase(), e.change.to_lowercase(), e))
+    // ones compared in place. No two entries are equal (identical lines were merged above), so
+    // an unstable sort orders them as a stable one would; it sorts positions, not the entries,
+    // which are too big to move around.
+    let lower: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| (e.subcategory.to_lowercase(), e.change.to_lowercase()))
         .collect();
-    keyed.sort_by(|(sub_a, change_a, a), (sub_b, change_b, b)| {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_unstable_by(|&i, &j| {
+        let (a, b) = (&entries[i], &entries[j]);
         a.category
             .cmp(&b.category)
-            .then_with(|| sub_a.cmp(sub_b))
+            .then_with(|| lower[i].0.cmp(&lower[j].0))
             .then_with(|| a.subcategory.cmp(&b.subcategory))
-            .then_with(|| change_a.cmp(change_b))
+            .then_with(|| lower[i].1.cmp(&lower[j].1))
             .then_with(|| a.change.cmp(&b.change))
     });
-    let entries = keyed.into_iter().map(|(_, _, e)| e).collect();
+    let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+    let entries = order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each position once"))
+        .collect();
     Changelog {
         range: None,
         commits: commits.len(),

@@ -65,20 +65,17 @@ pub fn resolve_commit(repo: &Repository, spec: &str, what: &str) -> Result<Oid> 
 pub fn commits_between(repo: &Repository, base: Oid, source: Oid) -> Result<Vec<Commit>> {
     let _fast = ReadOnlyWalk::start();
     let odb = repo.odb().context("opening the object database")?;
-    let range =
-        crate::git::walk::range(&odb, base, source).context("walking the commits of the range")?;
-    Ok(range
-        .into_iter()
-        .map(|(oid, raw)| {
-            let message = message::of_raw_commit(raw.data());
-            Commit {
-                sha: message::hex(oid),
-                subject: String::from_utf8(message::summary(message))
-                    .unwrap_or_else(|e| lossy(e.as_bytes())),
-                body: lossy(message::body(message)),
-            }
-        })
-        .collect())
+    let range = crate::git::walk::range(&odb, base, source, |oid, raw| {
+        let message = message::of_raw_commit(raw);
+        Commit {
+            sha: message::hex(oid),
+            subject: String::from_utf8(message::summary(message))
+                .unwrap_or_else(|e| lossy(e.as_bytes())),
+            body: lossy(message::body(message)),
+        }
+    })
+    .context("walking the commits of the range")?;
+    Ok(range.into_iter().map(|(_, commit)| commit).collect())
 }
 
 /// A commit message from the raw commit object, cut as libgit2's `git_commit_summary` and
