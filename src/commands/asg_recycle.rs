@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
-use super::monitor_deploy;
+use crate::monitor::run::{self as mon_run, MonitorRequest};
 
 use crate::context::Context;
 use crate::error::usage;
@@ -67,7 +67,7 @@ pub struct Args {
 impl Args {
     /// The monitor `--monitor` runs after the recycle: the recycled role's, with the flags'
     /// durations. ALL is a usage error (the original ignored the flag there).
-    fn monitor_args(&self) -> Result<Option<monitor_deploy::Args>> {
+    fn monitor_request(&self) -> Result<Option<MonitorRequest>> {
         if !self.monitor {
             return Ok(None);
         }
@@ -77,7 +77,7 @@ impl Args {
                 "recycle ALL without --monitor, then run `login-release monitor-deploy ENV ROLE` per role",
             ));
         }
-        let mut m = monitor_deploy::Args::for_role(&self.env, &self.role);
+        let mut m = MonitorRequest::for_role(&self.env, &self.role);
         m.max_duration = self.monitor_max_duration;
         m.interval = self.monitor_interval;
         m.poll_interval = self.monitor_poll_interval;
@@ -157,18 +157,18 @@ struct Doc<'a> {
     #[serde(flatten)]
     recycle: &'a run::RecycleOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
-    monitor: Option<&'a monitor_deploy::Outcome>,
+    monitor: Option<&'a mon_run::Outcome>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<()> {
-    let monitor = args.monitor_args()?;
+    let monitor = args.monitor_request()?;
     let mut req = args.flags.request(ctx, &args.env, &args.role)?;
     if let Some(m) = &monitor {
         // Everything the monitor needs is checked before the fleet changes: a role without log
         // groups must not be found out after its instances were doubled.
-        monitor_deploy::preflight(ctx, m).await?;
+        mon_run::preflight(ctx, m).await?;
         req.watch = true;
-        req.then.push(monitor_deploy::plan_step(ctx, m));
+        req.then.push(mon_run::plan_step(ctx, m));
     }
     let outcome = run::recycle(ctx, &req).await?;
     let judged = match &monitor {
@@ -178,7 +178,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
                 "the new instances are in service: monitor-deploy {} {}",
                 m.env, m.role
             ));
-            Some(monitor_deploy::monitor(ctx, m).await?)
+            Some(mon_run::monitor(ctx, m).await?)
         }
         _ => None,
     };
@@ -192,7 +192,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         )?;
     }
     match &judged {
-        Some(j) => monitor_deploy::verdict_result(j),
+        Some(j) => mon_run::verdict_result(j),
         None => Ok(()),
     }
 }

@@ -6,12 +6,14 @@
 //! - [`window`]: pure. The incremental tick accumulator (each tick queries only the new slice).
 //! - [`insights`]: the Logs Insights adapter over the SDK (statuses, timeout, backoff).
 //! - [`record`]: the last verdict, kept as a tag on the role's group for the team to see.
+//! - [`run`]: the monitor's run over a context: shas, log groups, the looks, the verdict.
 //!
 //! Which code is which is decided here too ([`pick_shas`]): pure over the instances' tags.
 
 pub mod insights;
 pub mod queries;
 pub mod record;
+pub mod run;
 pub mod stats;
 pub mod verdict;
 pub mod window;

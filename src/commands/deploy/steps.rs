@@ -11,12 +11,12 @@ use serde_json::{json, Value};
 use super::args::RunFlags;
 use super::scope::{self, groups_of, role_of};
 use super::session::Session;
-use crate::commands::monitor_deploy;
 use crate::context::Go;
 use crate::deploy::calendar::DeployKind;
 use crate::deploy::merge::{classify, PrState};
 use crate::deploy::record::{Step, StepState};
 use crate::error::{failed, AppError, Kind};
+use crate::monitor::run::{self as mon_run, MonitorRequest};
 use crate::monitor::verdict::Verdict;
 use crate::outcome::Status;
 use crate::plan::Plan;
@@ -562,8 +562,8 @@ async fn in_service(s: &mut Session<'_>) -> Result<End> {
 // ---------------------------------------------------------------------------------------------
 // 7. Monitor
 
-fn monitor_args(s: &Session<'_>, max: Duration) -> Result<monitor_deploy::Args> {
-    let mut args = monitor_deploy::Args::for_role(&env_of(s)?, role_of(s.opts.app));
+fn monitor_request(s: &Session<'_>, max: Duration) -> Result<MonitorRequest> {
+    let mut args = MonitorRequest::for_role(&env_of(s)?, role_of(s.opts.app));
     args.max_duration = HumanDuration(max);
     if let Some(p) = s.pacing.explicit {
         // A look every ten polls: each look spends part of the false-alarm rate.
@@ -574,8 +574,8 @@ fn monitor_args(s: &Session<'_>, max: Duration) -> Result<monitor_deploy::Args> 
 }
 
 async fn monitor(s: &mut Session<'_>) -> Result<End> {
-    let args = monitor_args(s, s.pacing.monitor_duration)?;
-    let out = monitor_deploy::monitor(s.ctx, &args).await?;
+    let args = monitor_request(s, s.pacing.monitor_duration)?;
+    let out = mon_run::monitor(s.ctx, &args).await?;
     match out.verdict {
         Verdict::Pass | Verdict::Pending => Ok(End::Done(Some(serde_json::to_value(&out)?))),
         Verdict::Fail => Err(monitor_failed(s.env(), &out.reason)),
@@ -585,7 +585,7 @@ async fn monitor(s: &mut Session<'_>) -> Result<End> {
                 out.verdict, out.reason
             );
             if !crate::prompt::can_ask() {
-                return Err(monitor_deploy::verdict_result(&out).unwrap_err());
+                return Err(mon_run::verdict_result(&out).unwrap_err());
             }
             let yes = crate::prompt::ask(&question)?;
             s.decide(Step::Monitor, &question, if yes { "go on" } else { "stop" })?;
@@ -672,11 +672,11 @@ async fn last_look(s: &Session<'_>) -> Result<Value> {
     let (Some(old), Some(new)) = (sha("old_sha"), sha("new_sha")) else {
         return Ok(Value::Null);
     };
-    let mut args = monitor_args(s, Duration::from_secs(60))?;
+    let mut args = monitor_request(s, Duration::from_secs(60))?;
     args.once = true;
     args.old_sha = Some(old);
     args.new_sha = Some(new);
-    let out = monitor_deploy::monitor(s.ctx, &args).await?;
+    let out = mon_run::monitor(s.ctx, &args).await?;
     if out.verdict == Verdict::Fail {
         return Err(monitor_failed(s.env(), &out.reason));
     }
