@@ -215,3 +215,89 @@ fn the_checker_sees_a_cycle() {
     graph.insert("d".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
 }
+
+/// The placeholders hints use, as a person would fill them in.
+const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{env}", "prod"),
+    ("{e}", "prod"),
+    ("ENV", "prod"),
+    ("{role}", "idp"),
+    ("{r}", "idp"),
+    ("{target}", "idp"),
+    ("ROLE", "idp"),
+    ("{n}", "1"),
+    ("{pr}", "1"),
+    ("N", "1"),
+    ("TEXT", "why"),
+    ("{again}", ""),
+    ("{0}", ""),
+];
+
+/// Splits a command as a shell would (words, and `\"...\"` as one word).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = command.trim();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix("\\\"") {
+            let end = quoted.find("\\\"").expect("a closed quote");
+            words.push(quoted[..end].to_string());
+            rest = quoted[end + 2..].trim_start();
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            words.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+    }
+    words
+}
+
+/// Every `login-release ...` command quoted in a message is one the binary accepts: a hint
+/// whose own command is refused (`ls-servers prod` for `ls-servers -e prod`) sends the reader
+/// from one error to another. Commands built from positional `{}` are left out: what fills them
+/// is not known here.
+#[test]
+fn commands_quoted_in_messages_parse() {
+    use clap::Parser as _;
+    let mut files = Vec::new();
+    rust_files(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut checked = 0;
+    let mut refused = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for quoted in text.split('`').skip(1).step_by(2) {
+            for command in quoted.split(" && ") {
+                let Some(args) = command.strip_prefix("login-release ") else {
+                    continue;
+                };
+                // A doc comment's quote may wrap; only messages are checked.
+                if args.contains('\n') {
+                    continue;
+                }
+                if args.contains("{}") || args.contains("...") || args.starts_with('{') {
+                    continue;
+                }
+                let mut filled = args.to_string();
+                for (placeholder, value) in PLACEHOLDERS {
+                    filled = filled.replace(placeholder, value);
+                }
+                let words =
+                    std::iter::once("login-release".to_string()).chain(shell_words(&filled));
+                match login_release::cli::Cli::try_parse_from(words) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {}
+                    Err(e) => refused.push(format!(
+                        "{}: `login-release {args}`: {}",
+                        f.display(),
+                        e.to_string().lines().next().unwrap_or_default()
+                    )),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} quoted commands found");
+    assert!(refused.is_empty(), "{}", refused.join("\n"));
+}
