@@ -407,6 +407,21 @@ fn kill_during(sb: &mut Sandbox, i: usize, name: &str, step: &str) {
     assert_eq!(sb.record()["lifecycle"]["state"], "active");
 }
 
+/// idp runs the new sha only, and the recycle ran once: its scale-out was not scheduled again
+/// by a resume.
+fn assert_new_fleet_recycled_once(sb: &Sandbox, old_sha: &str, new_sha: &str) {
+    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
+    assert!(ls.contains(new_sha) && !ls.contains(old_sha), "{ls}");
+    let world = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
+    let scale_outs = world
+        .lines()
+        .filter(|l| {
+            l.contains("ran scheduled action DelayedScaleOutOnce") && l.contains("prod-idp")
+        })
+        .count();
+    assert_eq!(scale_outs, 1, "{world}");
+}
+
 #[test]
 fn killed_during_each_waiting_step_resume_reaches_the_same_end() {
     let mut sb = Sandbox::up();
@@ -446,17 +461,7 @@ fn killed_during_each_waiting_step_resume_reaches_the_same_end() {
     assert_eq!(parents.split_whitespace().count(), 3, "{parents}");
     let tags = sb.origin(&["tag", "--points-at", "stages/prod"]);
     assert_eq!(tags.lines().count(), 1, "one tag: {tags}");
-    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
-    assert!(ls.contains(&new_sha) && !ls.contains(&old_sha), "{ls}");
-    // The recycle ran once: its scale-outs were not scheduled again by a resume.
-    let world = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
-    let scale_outs = world
-        .lines()
-        .filter(|l| {
-            l.contains("ran scheduled action DelayedScaleOutOnce") && l.contains("prod-idp")
-        })
-        .count();
-    assert_eq!(scale_outs, 1, "{world}");
+    assert_new_fleet_recycled_once(&sb, &old_sha, &new_sha);
 }
 
 /// The instance that left `group`, from the world's journal (`ID left GROUP`).
@@ -576,16 +581,7 @@ fn network_lost_mid_recycle_resume_finishes_the_release() {
     );
     assert_finished(&sb.record());
     let new_sha = sb.origin(&["rev-parse", "stages/prod"]);
-    let ls = stdout(&sb.run(&["ls-servers", "-e", "prod", "-r", "idp", "-o", "json"]));
-    assert!(ls.contains(&new_sha) && !ls.contains(&old_sha), "{ls}");
-    let world = std::fs::read_to_string(sb.dir.join("world.log")).unwrap_or_default();
-    let scale_outs = world
-        .lines()
-        .filter(|l| {
-            l.contains("ran scheduled action DelayedScaleOutOnce") && l.contains("prod-idp")
-        })
-        .count();
-    assert_eq!(scale_outs, 1, "{world}");
+    assert_new_fleet_recycled_once(&sb, &old_sha, &new_sha);
 }
 
 #[test]

@@ -32,7 +32,9 @@ The steps, each the step command's own preflight, plan, confirmation and verific
 
 The release record lives on origin under deploy.record_ref (refs/login-release/deploys/ENV):
 every update is a fast-forward push, so two writers cannot both win and a second `deploy start`
-is refused while one is active. Ctrl-C saves the record; `deploy resume` goes on.";
+is refused while one is active. Ctrl-C saves the record; `deploy resume` goes on. Each step
+re-reads the world before acting, so a resume after a crash or a lost call (exit 4) finishes
+what was done in part (a recycle half applied is recycled again over itself).";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
