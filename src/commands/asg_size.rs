@@ -109,6 +109,28 @@ struct SetDoc<'a> {
     change: ChangeDoc<'a>,
 }
 
+impl<'a> SetDoc<'a> {
+    fn new(
+        report: &'a Report,
+        field: Field,
+        value: i32,
+        outcome: &'a str,
+        plan: Option<&'a Plan>,
+        after: Option<Capacity>,
+    ) -> Self {
+        SetDoc {
+            report,
+            change: ChangeDoc {
+                field,
+                value,
+                outcome,
+                plan,
+                after,
+            },
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ChangeDoc<'a> {
     field: Field,
@@ -137,7 +159,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         return Err(missing_group(ctx, aws, env, &args.role).await);
     };
     let report = describe(&group, env, &args.role, &actions, now);
-
     let Some(count) = args.count else {
         if ctx.out.is_json() {
             ctx.out.json("asg-size", &report)?;
@@ -147,11 +168,29 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
         extra_warning(ctx, &report, env, &args.role);
         return Ok(());
     };
+    let facts = Facts {
+        aws,
+        group: &group,
+        actions: &actions,
+        report: &report,
+    };
+    set(ctx, &args, &facts, count).await
+}
 
-    // Set one field.
+/// What `set` acts on, as `run` read it.
+struct Facts<'a> {
+    aws: &'a crate::aws::Aws,
+    group: &'a Group,
+    actions: &'a [ScheduledAction],
+    report: &'a Report,
+}
+
+/// Sets one field: plan, confirmation, the one call, the read-back.
+async fn set(ctx: &Context, args: &Args, facts: &Facts<'_>, count: i32) -> Result<()> {
+    let (env, name, report) = (args.env.as_str(), facts.group.name.as_str(), facts.report);
     let field = args.field();
     let cmd = format!("login-release asg-size {env} {}", args.role);
-    let change = capacity::plan_change(&name, report.capacity, field, count, &cmd)
+    let change = capacity::plan_change(name, report.capacity, field, count, &cmd)
         .map_err(|p| preflight(p.message, p.hint))?;
     ctx.out
         .status(format!("Current capacity of {name}: {}", report.capacity));
@@ -164,16 +203,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
             if ctx.out.is_json() {
                 ctx.out.json(
                     "asg-size",
-                    &SetDoc {
-                        report: &report,
-                        change: ChangeDoc {
-                            field,
-                            value: count,
-                            outcome: "nothing_to_do",
-                            plan: None,
-                            after: None,
-                        },
-                    },
+                    &SetDoc::new(report, field, count, "nothing_to_do", None, None),
                 )?;
             }
             return Ok(());
@@ -182,38 +212,33 @@ pub async fn run(ctx: &Context, args: Args) -> Result<()> {
     };
 
     let cap = Planned {
-        name: &name,
+        name,
         field,
         count,
         before,
         after,
     };
-    let plan = set_plan(ctx, aws, env, &group, &actions, &cap, now).await?;
+    let now = ctx.now();
+    let plan = set_plan(ctx, facts.aws, env, facts.group, facts.actions, &cap, now).await?;
     let outcome = ctx.confirm(&plan)?;
-    let doc = |outcome: &'static str, after: Option<Capacity>| SetDoc {
-        report: &report,
-        change: ChangeDoc {
-            field,
-            value: count,
-            outcome,
-            plan: Some(&plan),
-            after,
-        },
+    let planned = |outcome: &'static str, after: Option<Capacity>| {
+        SetDoc::new(report, field, count, outcome, Some(&plan), after)
     };
     if let Some(stopped) = outcome.stopped() {
         if ctx.out.is_json() {
-            ctx.out.json("asg-size", &doc(stopped, None))?;
+            ctx.out.json("asg-size", &planned(stopped, None))?;
         }
         return Ok(());
     }
-    if let Err(e) = aws.update_group_capacity(&name, field, count).await {
+    if let Err(e) = facts.aws.update_group_capacity(name, field, count).await {
         let from = before.get(field);
-        return Err(unapplied(e, &name, field, from, count, &cmd));
+        return Err(unapplied(e, name, field, from, count, &cmd));
     }
 
-    let read_back = read_back(aws, env, &args.role, &name, field, count).await?;
+    let read_back = read_back(facts.aws, env, &args.role, name, field, count).await?;
     if ctx.out.is_json() {
-        ctx.out.json("asg-size", &doc("applied", Some(read_back)))?;
+        ctx.out
+            .json("asg-size", &planned("applied", Some(read_back)))?;
     } else {
         ctx.out
             .data(format!("After change, capacity of {name}: {read_back}"));
