@@ -174,25 +174,27 @@ impl Aws {
         Ok(out)
     }
 
-    /// The instances a group launched at or after `since`, in any state (terminated ones stay
-    /// visible for about an hour), oldest first.
-    pub async fn launched_since(&self, group: &str, since: Timestamp) -> Result<Vec<Instance>> {
+    /// The newest instance a group launched at or after `since`, in any state (terminated ones
+    /// stay visible for about an hour).
+    pub async fn newest_launched_since(
+        &self,
+        group: &str,
+        since: Timestamp,
+    ) -> Result<Option<Instance>> {
         let by_group = aws_sdk_ec2::types::Filter::builder()
             .name("tag:aws:autoscaling:groupName")
             .values(group)
             .build();
-        let mut out: Vec<Instance> = self
+        Ok(self
             .describe_instances_filtered(vec![by_group])
             .await?
             .into_iter()
             .filter(|i| i.launch_time >= since)
-            .collect();
-        out.sort_by(|a, b| {
-            a.launch_time
-                .cmp(&b.launch_time)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(out)
+            .max_by(|a, b| {
+                a.launch_time
+                    .cmp(&b.launch_time)
+                    .then_with(|| a.id.cmp(&b.id))
+            }))
     }
 
     /// Describes instances matching EC2 filters (tag:Name, vpc-id, instance-state-name...),

@@ -480,7 +480,7 @@ async fn newest_running(aws: &Aws, source: &Source) -> Result<Option<Instance>> 
 /// (the group scaled back in after its provision). `None` while the newest one still runs or
 /// none was launched since: then the watch waits for a running one as usual.
 async fn newest_ended_since(aws: &Aws, group: &str, since: Timestamp) -> Result<Option<Instance>> {
-    let newest = aws.launched_since(group, since).await?.pop();
+    let newest = aws.newest_launched_since(group, since).await?;
     Ok(newest.filter(|i| !crate::logs::watch::is_alive(&i.state)))
 }
 

@@ -65,13 +65,18 @@ async fn gather(aws: &Aws, names: Option<Vec<String>>) -> Result<Fleet> {
         }
         None => aws.describe_groups(&[]).await?,
     };
-    let actions = aws
+    let actions = actions_of(aws, &groups).await?;
+    Ok(Fleet { groups, actions })
+}
+
+/// The scheduled actions of `groups`, in one listing.
+pub async fn actions_of(aws: &Aws, groups: &[Group]) -> Result<Vec<ScheduledAction>> {
+    Ok(aws
         .scheduled_actions(None)
         .await?
         .into_iter()
         .filter(|a| groups.iter().any(|g| g.name == a.group))
-        .collect();
-    Ok(Fleet { groups, actions })
+        .collect())
 }
 
 fn plan_header(aws: &Aws, account: &str, title: String, env: &str, now: Timestamp) -> Plan {

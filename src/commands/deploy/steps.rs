@@ -293,10 +293,7 @@ async fn recycle_state(s: &Session<'_>) -> Result<RecycleState> {
     let names =
         recycle_run::groups_of(s.ctx.settings(), s.env(), &Target::parse(role)).unwrap_or_default();
     let groups = aws.describe_groups(&names).await?;
-    let mut actions = Vec::new();
-    for g in &groups {
-        actions.extend(aws.scheduled_actions(Some(&g.name)).await?);
-    }
+    let actions = recycle_run::actions_of(aws, &groups).await?;
     match crate::recycle::progress::progress(&groups, &actions) {
         Progress::Applied => {
             return Ok(RecycleState::Already(
@@ -333,9 +330,8 @@ async fn finishing(s: &Session<'_>, opts: RecycleOptions) -> Result<RecycleOptio
     let aws = s.ctx.aws().await?;
     let migration = s.ctx.settings().migration_group(s.env());
     let launched = aws
-        .launched_since(&migration, s.record().started_at)
-        .await?
-        .pop();
+        .newest_launched_since(&migration, s.record().started_at)
+        .await?;
     Ok(match launched {
         None => RecycleOptions {
             force: true,
@@ -563,19 +559,19 @@ async fn in_service(s: &mut Session<'_>) -> Result<End> {
 // 7. Monitor
 
 fn monitor_request(s: &Session<'_>, max: Duration) -> Result<MonitorRequest> {
-    let mut args = MonitorRequest::for_role(&env_of(s)?, role_of(s.opts.app));
-    args.max_duration = HumanDuration(max);
+    let mut req = MonitorRequest::for_role(&env_of(s)?, role_of(s.opts.app));
+    req.max_duration = HumanDuration(max);
     if let Some(p) = s.pacing.explicit {
         // A look every ten polls: each look spends part of the false-alarm rate.
-        args.interval = HumanDuration(p.max(Duration::from_secs(1)) * 10);
-        args.poll_interval = HumanDuration(p);
+        req.interval = HumanDuration(p.max(Duration::from_secs(1)) * 10);
+        req.poll_interval = HumanDuration(p);
     }
-    Ok(args)
+    Ok(req)
 }
 
 async fn monitor(s: &mut Session<'_>) -> Result<End> {
-    let args = monitor_request(s, s.pacing.monitor_duration)?;
-    let out = mon_run::monitor(s.ctx, &args).await?;
+    let req = monitor_request(s, s.pacing.monitor_duration)?;
+    let out = mon_run::monitor(s.ctx, &req).await?;
     match out.verdict {
         Verdict::Pass | Verdict::Pending => Ok(End::Done(Some(serde_json::to_value(&out)?))),
         Verdict::Fail => Err(monitor_failed(s.env(), &out.reason)),
@@ -672,11 +668,11 @@ async fn last_look(s: &Session<'_>) -> Result<Value> {
     let (Some(old), Some(new)) = (sha("old_sha"), sha("new_sha")) else {
         return Ok(Value::Null);
     };
-    let mut args = monitor_request(s, Duration::from_secs(60))?;
-    args.once = true;
-    args.old_sha = Some(old);
-    args.new_sha = Some(new);
-    let out = mon_run::monitor(s.ctx, &args).await?;
+    let mut req = monitor_request(s, Duration::from_secs(60))?;
+    req.once = true;
+    req.old_sha = Some(old);
+    req.new_sha = Some(new);
+    let out = mon_run::monitor(s.ctx, &req).await?;
     if out.verdict == Verdict::Fail {
         return Err(monitor_failed(s.env(), &out.reason));
     }
