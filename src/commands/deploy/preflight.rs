@@ -49,8 +49,53 @@ pub async fn run(ctx: &Context, req: &Request<'_>, store: &Store<'_>) -> Result<
         "preflight: checking the calendar, the lock, staging, the fleet, signing and GitHub",
     );
 
-    // The calendar.
-    if let Some(cal) = check(&mut f, Calendar::from_settings(&s.deploy)) {
+    check_calendar(ctx, req, &mut f, &mut doc);
+    check_lock(req, store, &mut f);
+
+    // What staging runs (a full deploy cuts from it).
+    if req.opts.kind == DeployKind::Full {
+        let url = match req.opts.app {
+            App::Idp => s.staging.idp.clone(),
+            App::Pki => s.staging.pki.clone(),
+        };
+        if let Some(info) = check(&mut f, deploy_json::fetch(&url, req.opts.app.name()).await) {
+            doc.insert("staging".into(), json!({"sha": info.sha.to_string()}));
+        }
+    }
+
+    // The fleet: no recycle in progress, no extra servers.
+    check_fleet(ctx, req, &mut f, &mut doc).await;
+
+    // A signing key tag-release will accept, and who we are.
+    if let Some(key) = check(
+        &mut f,
+        sign::find_signing_key(req.repo.config_string("user.signingkey").as_deref()),
+    ) {
+        doc.insert("signing_key".into(), json!(key.describe()));
+    }
+    check(&mut f, req.repo.identity(ctx.now()));
+
+    // GitHub: the token can see the repository (PRs and releases are made there).
+    if let Some(client) = check(&mut f, crate::github::connect(ctx)) {
+        if let Some(r) = check(&mut f, client.check_repo().await) {
+            doc.insert("github".into(), json!(r.full_name));
+        }
+    }
+
+    f.into_result()?;
+    ctx.out.success("preflight passed");
+    Ok(Value::Object(doc))
+}
+
+/// The deploy calendar: a full deploy outside it needs --off-cycle; a patch on a Friday warns.
+fn check_calendar(
+    ctx: &Context,
+    req: &Request<'_>,
+    f: &mut Findings,
+    doc: &mut serde_json::Map<String, Value>,
+) {
+    let s = ctx.settings();
+    if let Some(cal) = check(f, Calendar::from_settings(&s.deploy)) {
         let today = cal.today(ctx.now());
         let verdict = cal.check(today, req.opts.kind);
         match &verdict {
@@ -89,9 +134,11 @@ pub async fn run(ctx: &Context, req: &Request<'_>, store: &Store<'_>) -> Result<
             json!({"date": show_date(today), "verdict": verdict}),
         );
     }
+}
 
-    // The lock.
-    if let Some(Some(l)) = check(&mut f, store.load(req.env)) {
+/// The lock: no other release active for the environment, unless it is being stolen.
+fn check_lock(req: &Request<'_>, store: &Store<'_>, f: &mut Findings) {
+    if let Some(Some(l)) = check(f, store.load(req.env)) {
         if l.record.is_active() && !req.steal {
             f.add(
                 format!(
@@ -107,40 +154,6 @@ pub async fn run(ctx: &Context, req: &Request<'_>, store: &Store<'_>) -> Result<
             );
         }
     }
-
-    // What staging runs (a full deploy cuts from it).
-    if req.opts.kind == DeployKind::Full {
-        let url = match req.opts.app {
-            App::Idp => s.staging.idp.clone(),
-            App::Pki => s.staging.pki.clone(),
-        };
-        if let Some(info) = check(&mut f, deploy_json::fetch(&url, req.opts.app.name()).await) {
-            doc.insert("staging".into(), json!({"sha": info.sha.to_string()}));
-        }
-    }
-
-    // The fleet: no recycle in progress, no extra servers.
-    check_fleet(ctx, req, &mut f, &mut doc).await;
-
-    // A signing key tag-release will accept, and who we are.
-    if let Some(key) = check(
-        &mut f,
-        sign::find_signing_key(req.repo.config_string("user.signingkey").as_deref()),
-    ) {
-        doc.insert("signing_key".into(), json!(key.describe()));
-    }
-    check(&mut f, req.repo.identity(ctx.now()));
-
-    // GitHub: the token can see the repository (PRs and releases are made there).
-    if let Some(client) = check(&mut f, crate::github::connect(ctx)) {
-        if let Some(r) = check(&mut f, client.check_repo().await) {
-            doc.insert("github".into(), json!(r.full_name));
-        }
-    }
-
-    f.into_result()?;
-    ctx.out.success("preflight passed");
-    Ok(Value::Object(doc))
 }
 
 async fn check_fleet(

@@ -5,12 +5,12 @@
 //! plan and confirmation.
 
 use anyhow::Result;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::args::{Options, ReasonArgs};
 use super::session;
 use crate::context::Context;
-use crate::deploy::record::{Step, StepState};
+use crate::deploy::record::{Actor, Step, StepState};
 use crate::deploy::store::Store;
 use crate::git::repo::Repo;
 use crate::github::MergeKind;
@@ -100,13 +100,24 @@ pub async fn run(ctx: &Context, a: &ReasonArgs) -> Result<()> {
             .status("dry run: the release record would be ended as rolled back");
         return Ok(());
     }
-    // 3. The record: ended, with the reason, and the lock freed.
+    end_record(ctx, &store, &env, a, &actor, doc)
+}
+
+/// 3. The record: ended, with the reason, and the lock freed; the retrospective reminder.
+fn end_record(
+    ctx: &Context,
+    store: &Store<'_>,
+    env: &str,
+    a: &ReasonArgs,
+    actor: &Actor,
+    doc: serde_json::Map<String, Value>,
+) -> Result<()> {
     let now = ctx.now();
     let reason = format!("rolled back: {}", a.reason);
-    let ended = store.update(&env, &reason, &actor, now, |rec| {
+    let ended = store.update(env, &reason, actor, now, |rec| {
         let at = rec.current_step().unwrap_or(Step::Tag);
-        rec.decide(at, "roll back?", &a.reason, &actor, now)?;
-        rec.abort(&actor, &reason, now)
+        rec.decide(at, "roll back?", &a.reason, actor, now)?;
+        rec.abort(actor, &reason, now)
     })?;
     ctx.out.success(format!(
         "release of {} to {env} rolled back; the record is ended and the lock is free",
