@@ -162,12 +162,6 @@ struct Entry {
 pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> RecyclePlan {
     let mut out = RecyclePlan::default();
     let env = facts.env;
-    let migration_group = settings.migration_group(env);
-    let find = |name: &str| facts.groups.iter().find(|g| g.name == name);
-    let wants_migration = |role: &str| {
-        !opts.skip_migration && settings.recycle.migration_roles.iter().any(|r| r == role)
-    };
-
     // An environment without groups: one finding (wrong name or account), not one per group.
     if env_groups(settings, env, facts.groups).is_empty() {
         let role = match facts.target {
@@ -178,161 +172,206 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
             .push(missing_group(settings, env, role, facts.groups, ""));
         return out;
     }
+    let rules = Rules {
+        settings,
+        facts,
+        opts,
+        migration_group: settings.migration_group(env),
+    };
+    // 1. Which groups, and how. 2. Check each group and size it. 3. The calls.
+    let entries = match facts.target {
+        Target::Role(role) => rules.role_entries(role, &mut out),
+        Target::All => rules.all_entries(&mut out),
+    };
+    for e in &entries {
+        rules.size(e, &mut out);
+    }
+    rules.calls(&mut out);
+    rules.force_notes(&mut out);
+    out
+}
 
-    // 1. Which groups, and how.
-    let mut entries: Vec<Entry> = Vec::new();
-    match facts.target {
-        Target::Role(role) => {
-            let name = settings.asg_name(env, role);
-            if find(&name).is_none() {
-                out.findings
-                    .push(missing_group(settings, env, role, facts.groups, ""));
-            } else if name == migration_group && opts.skip_migration {
-                out.findings.push(Finding::new(
-                    &name,
-                    "nothing to recycle: the role is the migration group and --skip-migration was given",
-                    "drop --skip-migration",
-                ));
-            }
-            let migration_ok = name != migration_group || find(&name).is_some();
-            if (name == migration_group || wants_migration(role))
-                && migration_ok
-                && !opts.skip_migration
-            {
-                entries.push(Entry {
-                    group: migration_group.clone(),
-                    role: "migration".into(),
-                    mode: Mode::Migration,
-                    follower: false,
-                });
-            }
-            if name != migration_group && find(&name).is_some() {
-                entries.push(Entry {
-                    group: name,
-                    role: role.clone(),
-                    mode: if wants_migration(role) {
-                        Mode::Delayed
-                    } else {
-                        Mode::Immediate
-                    },
-                    follower: false,
-                });
-            }
-            if role == IDP_ROLE && !opts.skip_worker {
-                entries.push(Entry {
-                    group: settings.asg_name(env, WORKER_ROLE),
-                    role: WORKER_ROLE.into(),
-                    mode: if wants_migration(IDP_ROLE) {
-                        Mode::Delayed
-                    } else {
-                        Mode::Immediate
-                    },
-                    follower: true,
-                });
-            }
+/// What every part of a plan reads.
+struct Rules<'a> {
+    settings: &'a Settings,
+    facts: &'a Facts<'a>,
+    opts: &'a RecycleOptions,
+    migration_group: String,
+}
+
+impl<'a> Rules<'a> {
+    fn find(&self, name: &str) -> Option<&'a Group> {
+        self.facts.groups.iter().find(|g| g.name == name)
+    }
+
+    fn wants_migration(&self, role: &str) -> bool {
+        !self.opts.skip_migration
+            && self
+                .settings
+                .recycle
+                .migration_roles
+                .iter()
+                .any(|r| r == role)
+    }
+
+    /// One role's groups: the migration group first when the role migrates, the role's, and
+    /// worker beside idp.
+    fn role_entries(&self, role: &String, out: &mut RecyclePlan) -> Vec<Entry> {
+        let (settings, facts, opts, env) = (self.settings, self.facts, self.opts, self.facts.env);
+        let migration_group: &str = &self.migration_group;
+        let find = |name: &str| self.find(name);
+        let wants_migration = |role: &str| self.wants_migration(role);
+        let mut entries: Vec<Entry> = Vec::new();
+        let name = settings.asg_name(env, role);
+        if find(&name).is_none() {
+            out.findings
+                .push(missing_group(settings, env, role, facts.groups, ""));
+        } else if name == migration_group && opts.skip_migration {
+            out.findings.push(Finding::new(
+                &name,
+                "nothing to recycle: the role is the migration group and --skip-migration was given",
+                "drop --skip-migration",
+            ));
         }
-        Target::All => {
-            let mine = env_groups(settings, env, facts.groups);
-            let mut any_migration = false;
-            let mut has_migration_group = false;
-            let mut roles = Vec::new();
-            for g in mine {
-                let role = role_of(settings, env, &g.name).unwrap_or_default();
-                let skip = if g.name == migration_group {
-                    Some(String::new())
-                } else if let Some(tag) = skip_tag(settings, g) {
-                    Some(format!("it is tagged `{tag}`"))
-                } else if g.desired == 0 {
-                    Some("its desired capacity is 0".into())
-                } else if opts.skip_worker && role == WORKER_ROLE {
-                    Some("--skip-worker".into())
-                } else {
-                    None
-                };
-                if let Some(reason) = skip {
-                    if g.name == migration_group {
-                        has_migration_group = true;
-                    } else {
-                        out.skipped.push(Skipped {
-                            group: g.name.clone(),
-                            reason,
-                        });
-                    }
-                    continue;
-                }
-                let mode = if wants_migration(&role) {
-                    any_migration = true;
+        let migration_ok = name != migration_group || find(&name).is_some();
+        if (name == migration_group || wants_migration(role))
+            && migration_ok
+            && !opts.skip_migration
+        {
+            entries.push(Entry {
+                group: migration_group.to_string(),
+                role: "migration".into(),
+                mode: Mode::Migration,
+                follower: false,
+            });
+        }
+        if name != migration_group && find(&name).is_some() {
+            entries.push(Entry {
+                group: name,
+                role: role.clone(),
+                mode: if wants_migration(role) {
                     Mode::Delayed
                 } else {
                     Mode::Immediate
-                };
-                roles.push(Entry {
-                    group: g.name.clone(),
-                    role,
-                    mode,
-                    follower: false,
-                });
+                },
+                follower: false,
+            });
+        }
+        if role == IDP_ROLE && !opts.skip_worker {
+            entries.push(Entry {
+                group: settings.asg_name(env, WORKER_ROLE),
+                role: WORKER_ROLE.into(),
+                mode: if wants_migration(IDP_ROLE) {
+                    Mode::Delayed
+                } else {
+                    Mode::Immediate
+                },
+                follower: true,
+            });
+        }
+        entries
+    }
+
+    /// Every group of the environment but the skipped ones (tagged, empty, --skip-worker), and
+    /// the migration group first when any of them migrates.
+    fn all_entries(&self, out: &mut RecyclePlan) -> Vec<Entry> {
+        let (settings, facts, opts, env) = (self.settings, self.facts, self.opts, self.facts.env);
+        let migration_group: &str = &self.migration_group;
+        let wants_migration = |role: &str| self.wants_migration(role);
+        let mut entries: Vec<Entry> = Vec::new();
+        let mine = env_groups(settings, env, facts.groups);
+        let mut any_migration = false;
+        let mut has_migration_group = false;
+        let mut roles = Vec::new();
+        for g in mine {
+            let role = role_of(settings, env, &g.name).unwrap_or_default();
+            let skip = if g.name == migration_group {
+                Some(String::new())
+            } else if let Some(tag) = skip_tag(settings, g) {
+                Some(format!("it is tagged `{tag}`"))
+            } else if g.desired == 0 {
+                Some("its desired capacity is 0".into())
+            } else if opts.skip_worker && role == WORKER_ROLE {
+                Some("--skip-worker".into())
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                if g.name == migration_group {
+                    has_migration_group = true;
+                } else {
+                    out.skipped.push(Skipped {
+                        group: g.name.clone(),
+                        reason,
+                    });
+                }
+                continue;
             }
-            if roles.is_empty() && out.findings.is_empty() {
-                out.findings.push(Finding::new(
-                    env,
-                    format!("nothing to recycle in {env}: every group is skipped"),
-                    "the skipped groups and why are listed above; recycle one by name to override",
-                ));
-            }
-            if has_migration_group && !any_migration {
-                out.skipped.push(Skipped {
-                    group: migration_group.clone(),
-                    reason: if opts.skip_migration {
-                        "--skip-migration".into()
-                    } else {
-                        "it is the migration group and no role here needs a migration".into()
-                    },
-                });
-            }
-            if any_migration {
-                entries.push(Entry {
-                    group: migration_group.clone(),
-                    role: "migration".into(),
-                    mode: Mode::Migration,
-                    follower: false,
-                });
-            }
-            entries.extend(roles);
+            let mode = if wants_migration(&role) {
+                any_migration = true;
+                Mode::Delayed
+            } else {
+                Mode::Immediate
+            };
+            roles.push(Entry {
+                group: g.name.clone(),
+                role,
+                mode,
+                follower: false,
+            });
+        }
+        if roles.is_empty() && out.findings.is_empty() {
+            out.findings.push(Finding::new(
+                env,
+                format!("nothing to recycle in {env}: every group is skipped"),
+                "the skipped groups and why are listed above; recycle one by name to override",
+            ));
+        }
+        if has_migration_group && !any_migration {
+            out.skipped.push(Skipped {
+                group: migration_group.to_string(),
+                reason: if opts.skip_migration {
+                    "--skip-migration".into()
+                } else {
+                    "it is the migration group and no role here needs a migration".into()
+                },
+            });
+        }
+        if any_migration {
+            entries.push(Entry {
+                group: migration_group.to_string(),
+                role: "migration".into(),
+                mode: Mode::Migration,
+                follower: false,
+            });
+        }
+        entries.extend(roles);
+        entries
+    }
+
+    /// Checks one group and sizes its recycle (`out.groups`), or says why it cannot be.
+    fn size(&self, e: &'a Entry, out: &mut RecyclePlan) {
+        let Some(g) = self.find(&e.group) else {
+            missing_companion(e, out);
+            return;
+        };
+        let s = self.sizing(e, g, out);
+        if e.mode == Mode::Migration {
+            self.size_migration(s, out);
+        } else {
+            self.size_group(s, out);
         }
     }
 
-    // 2. Check each group and size it.
-    let now = facts.now;
-    for e in &entries {
-        let Some(g) = find(&e.group) else {
-            if e.mode == Mode::Migration {
-                out.findings.push(Finding::new(
-                    &e.group,
-                    format!(
-                        "{} does not exist (the recycle runs a migration instance first)",
-                        e.group
-                    ),
-                    "recycle without a migration instance with --skip-migration",
-                ));
-            } else if e.follower {
-                out.findings.push(Finding::new(
-                    &e.group,
-                    format!(
-                        "{} does not exist (an idp recycle recycles worker too)",
-                        e.group
-                    ),
-                    "leave the worker out with --skip-worker",
-                ));
-            }
-            continue;
-        };
+    /// What every group's sizing reads: its recycle in progress (a finding unless --force),
+    /// its spin-down (at least twice its grace period) and its instances now.
+    fn sizing(&self, e: &'a Entry, g: &'a Group, out: &mut RecyclePlan) -> Sizing<'a> {
+        let (facts, opts, env, now) = (self.facts, self.opts, self.facts.env, self.facts.now);
         let pending: Vec<&ScheduledAction> = facts
             .actions
             .iter()
             .filter(|a| a.group == g.name && a.is_recycle())
             .collect();
-        let pending_return = pending.iter().find(|a| a.name == RECYCLE_ONCE);
         if !pending.is_empty() && !opts.force {
             out.findings
                 .push(in_progress(env, facts.target, g, &pending, now));
@@ -358,49 +397,80 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
             .map(|i| i.id.clone())
             .collect();
 
-        if e.mode == Mode::Migration {
-            if g.desired > 0 && pending.is_empty() {
-                out.findings.push(Finding::new(
-                    &g.name,
-                    format!(
-                        "{} already has desired {} (a leftover migration instance): the recycle would not start a fresh migration",
-                        g.name, g.desired
-                    ),
-                    format!(
-                        "set it to 0 first (login-release asg-size {env} {} 0), or recycle without a migration with --skip-migration",
-                        e.role
-                    ),
-                ));
-            }
-            if 1 > g.max {
-                out.findings.push(Finding::new(
-                    &g.name,
-                    format!(
-                        "{}: cannot start a migration instance: max is {}",
-                        g.name, g.max
-                    ),
-                    format!(
-                        "raise the maximum first: login-release asg-size {env} {} 1 --max",
-                        e.role
-                    ),
-                ));
-            }
-            let return_to = 0;
-            out.groups.push(GroupRecycle {
-                group: g.name.clone(),
-                role: e.role.clone(),
-                mode: Mode::Migration,
-                desired: g.desired,
-                max: g.max,
-                scale_out_to: 1,
-                scale_out_at: now,
-                return_to,
-                return_at: now + spindown,
-                old_instances,
-            });
-            continue;
+        Sizing {
+            e,
+            g,
+            pending,
+            spindown,
+            old_instances,
         }
+    }
 
+    /// The migration group: one instance now, back to zero after the spin-down.
+    fn size_migration(&self, s: Sizing<'a>, out: &mut RecyclePlan) {
+        let now = self.facts.now;
+        let env = self.facts.env;
+        let Sizing {
+            e,
+            g,
+            pending,
+            spindown,
+            old_instances,
+        } = s;
+        if g.desired > 0 && pending.is_empty() {
+            out.findings.push(Finding::new(
+                &g.name,
+                format!(
+                    "{} already has desired {} (a leftover migration instance): the recycle would not start a fresh migration",
+                    g.name, g.desired
+                ),
+                format!(
+                    "set it to 0 first (login-release asg-size {env} {} 0), or recycle without a migration with --skip-migration",
+                    e.role
+                ),
+            ));
+        }
+        if 1 > g.max {
+            out.findings.push(Finding::new(
+                &g.name,
+                format!(
+                    "{}: cannot start a migration instance: max is {}",
+                    g.name, g.max
+                ),
+                format!(
+                    "raise the maximum first: login-release asg-size {env} {} 1 --max",
+                    e.role
+                ),
+            ));
+        }
+        let return_to = 0;
+        out.groups.push(GroupRecycle {
+            group: g.name.clone(),
+            role: e.role.clone(),
+            mode: Mode::Migration,
+            desired: g.desired,
+            max: g.max,
+            scale_out_to: 1,
+            scale_out_at: now,
+            return_to,
+            return_at: now + spindown,
+            old_instances,
+        });
+    }
+
+    /// A role's group: doubled (or the flags' sizes), at once or after the migration's head
+    /// start, and back to its size after the spin-down.
+    fn size_group(&self, s: Sizing<'a>, out: &mut RecyclePlan) {
+        let now = self.facts.now;
+        let (opts, env) = (self.opts, self.facts.env);
+        let Sizing {
+            e,
+            g,
+            pending,
+            spindown,
+            old_instances,
+        } = s;
+        let pending_return = pending.iter().find(|a| a.name == RECYCLE_ONCE);
         // The size before the recycle: a forced re-run of a recycle in progress starts from the
         // size the running one returns to, not from the doubled size.
         let base = if opts.force {
@@ -431,8 +501,46 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                     ),
                 ));
             }
-            continue;
+            return;
         }
+        let sizes = Sizes {
+            base,
+            scale_out_to,
+            return_to,
+        };
+        self.size_findings(e, g, &sizes, out);
+        if pending.is_empty() {
+            surplus_finding(env, e, g, &old_instances, out);
+        }
+        let spinup = match e.mode {
+            Mode::Delayed => opts.spinup,
+            _ if opts.spinup_explicit => opts.spinup,
+            _ => Duration::ZERO,
+        };
+        let scale_out_at = now + spinup;
+        out.groups.push(GroupRecycle {
+            group: g.name.clone(),
+            role: e.role.clone(),
+            mode: e.mode,
+            desired: g.desired,
+            max: g.max,
+            scale_out_to,
+            scale_out_at,
+            return_to,
+            return_at: scale_out_at + spindown,
+            old_instances,
+        });
+    }
+
+    /// Sizes a recycle must not use: over the maximum, under the minimum, emptying the group,
+    /// or shrinking it; and a note for sizes given by flags.
+    fn size_findings(&self, e: &Entry, g: &Group, sizes: &Sizes, out: &mut RecyclePlan) {
+        let (opts, env) = (self.opts, self.facts.env);
+        let Sizes {
+            base,
+            scale_out_to,
+            return_to,
+        } = *sizes;
         if scale_out_to > g.max {
             let alt = if e.follower {
                 "or leave the worker out with --skip-worker".to_string()
@@ -507,122 +615,161 @@ pub fn plan(settings: &Settings, facts: &Facts, opts: &RecycleOptions) -> Recycl
                 ));
             }
         }
-        if pending.is_empty() {
-            let surplus = old_instances.len() as i32 - g.desired;
-            if surplus > 0 {
-                let unprotected = g
-                    .instances
-                    .iter()
-                    .filter(|i| !is_leaving(&i.lifecycle) && !i.protected)
-                    .count() as i32;
-                let hint = if unprotected >= surplus {
-                    format!(
-                        "{unprotected} of them are unprotected and the group is removing them: wait a few minutes and run again"
-                    )
-                } else {
-                    format!(
-                        "remove the old instances first: login-release scale-remove-old-instances {env} {}",
-                        e.role
-                    )
-                };
-                out.findings.push(Finding::new(
-                    &g.name,
-                    format!(
-                        "{} has {} instances but desired is {}: instances of an earlier recycle are still there",
-                        g.name,
-                        old_instances.len(),
-                        g.desired
-                    ),
-                    hint,
-                ));
-            }
-        }
-        let spinup = match e.mode {
-            Mode::Delayed => opts.spinup,
-            _ if opts.spinup_explicit => opts.spinup,
-            _ => Duration::ZERO,
-        };
-        let scale_out_at = now + spinup;
-        out.groups.push(GroupRecycle {
-            group: g.name.clone(),
-            role: e.role.clone(),
-            mode: e.mode,
-            desired: g.desired,
-            max: g.max,
-            scale_out_to,
-            scale_out_at,
-            return_to,
-            return_at: scale_out_at + spindown,
-            old_instances,
-        });
     }
 
-    // 3. The calls: every return first, then the scale-outs (migration first).
-    for g in &out.groups {
-        out.calls.push(Call::PutScheduled {
-            group: g.group.clone(),
-            name: RECYCLE_ONCE.into(),
-            at: g.return_at,
-            desired: g.return_to,
-        });
-    }
-    for g in &out.groups {
-        let delayed = g.scale_out_at > now;
-        let stale_delayed = facts
-            .actions
-            .iter()
-            .any(|a| a.group == g.group && a.name == DELAYED_SCALE_OUT);
-        if g.scale_out_to == g.desired {
-            out.notes.push(format!(
-                "{}: desired capacity is already {}; no scale-out",
-                g.group, g.desired
-            ));
-            if stale_delayed {
-                out.calls.push(Call::DeleteScheduled {
-                    group: g.group.clone(),
-                    name: DELAYED_SCALE_OUT.into(),
-                });
-            }
-        } else if delayed {
+    /// The calls: every return first, then the scale-outs (migration first).
+    fn calls(&self, out: &mut RecyclePlan) {
+        let (facts, now) = (self.facts, self.facts.now);
+        for g in out.groups.iter() {
             out.calls.push(Call::PutScheduled {
                 group: g.group.clone(),
-                name: DELAYED_SCALE_OUT.into(),
-                at: g.scale_out_at,
-                desired: g.scale_out_to,
-            });
-        } else {
-            if stale_delayed {
-                // --force over a recycle whose delayed scale-out has not run: it must not fire later.
-                out.calls.push(Call::DeleteScheduled {
-                    group: g.group.clone(),
-                    name: DELAYED_SCALE_OUT.into(),
-                });
-            }
-            out.calls.push(Call::SetDesired {
-                group: g.group.clone(),
-                from: g.desired,
-                to: g.scale_out_to,
+                name: RECYCLE_ONCE.into(),
+                at: g.return_at,
+                desired: g.return_to,
             });
         }
-    }
-    if opts.force {
-        for g in &out.groups {
-            let replaced: Vec<&str> = facts
+        for g in out.groups.iter() {
+            let delayed = g.scale_out_at > now;
+            let stale_delayed = facts
                 .actions
                 .iter()
-                .filter(|a| a.group == g.group && a.is_recycle())
-                .map(|a| a.name.as_str())
-                .collect();
-            if !replaced.is_empty() {
+                .any(|a| a.group == g.group && a.name == DELAYED_SCALE_OUT);
+            if g.scale_out_to == g.desired {
                 out.notes.push(format!(
-                    "{}: --force replaces the recycle in progress ({})",
-                    g.group,
-                    replaced.join(", ")
+                    "{}: desired capacity is already {}; no scale-out",
+                    g.group, g.desired
                 ));
+                if stale_delayed {
+                    out.calls.push(Call::DeleteScheduled {
+                        group: g.group.clone(),
+                        name: DELAYED_SCALE_OUT.into(),
+                    });
+                }
+            } else if delayed {
+                out.calls.push(Call::PutScheduled {
+                    group: g.group.clone(),
+                    name: DELAYED_SCALE_OUT.into(),
+                    at: g.scale_out_at,
+                    desired: g.scale_out_to,
+                });
+            } else {
+                if stale_delayed {
+                    // --force over a recycle whose delayed scale-out has not run: it must not fire later.
+                    out.calls.push(Call::DeleteScheduled {
+                        group: g.group.clone(),
+                        name: DELAYED_SCALE_OUT.into(),
+                    });
+                }
+                out.calls.push(Call::SetDesired {
+                    group: g.group.clone(),
+                    from: g.desired,
+                    to: g.scale_out_to,
+                });
             }
         }
     }
-    out
+
+    /// What --force replaces.
+    fn force_notes(&self, out: &mut RecyclePlan) {
+        let (facts, opts) = (self.facts, self.opts);
+        if opts.force {
+            for g in &out.groups {
+                let replaced: Vec<&str> = facts
+                    .actions
+                    .iter()
+                    .filter(|a| a.group == g.group && a.is_recycle())
+                    .map(|a| a.name.as_str())
+                    .collect();
+                if !replaced.is_empty() {
+                    out.notes.push(format!(
+                        "{}: --force replaces the recycle in progress ({})",
+                        g.group,
+                        replaced.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// One group's facts for its sizing.
+struct Sizing<'a> {
+    e: &'a Entry,
+    g: &'a Group,
+    pending: Vec<&'a ScheduledAction>,
+    spindown: Duration,
+    old_instances: Vec<String>,
+}
+
+/// A role group's recycle sizes: before, scaled out, and returned to.
+#[derive(Clone, Copy)]
+struct Sizes {
+    base: i32,
+    scale_out_to: i32,
+    return_to: i32,
+}
+
+/// A group the recycle needs beside the role's is missing: the migration group, or worker
+/// beside idp (the role's own group was found missing with the entries).
+fn missing_companion(e: &Entry, out: &mut RecyclePlan) {
+    if e.mode == Mode::Migration {
+        out.findings.push(Finding::new(
+            &e.group,
+            format!(
+                "{} does not exist (the recycle runs a migration instance first)",
+                e.group
+            ),
+            "recycle without a migration instance with --skip-migration",
+        ));
+    } else if e.follower {
+        out.findings.push(Finding::new(
+            &e.group,
+            format!(
+                "{} does not exist (an idp recycle recycles worker too)",
+                e.group
+            ),
+            "leave the worker out with --skip-worker",
+        ));
+    }
+}
+
+/// More instances than desired and no recycle in progress: an earlier recycle's old instances
+/// are still there (or are being removed, when they are unprotected).
+fn surplus_finding(
+    env: &str,
+    e: &Entry,
+    g: &Group,
+    old_instances: &[String],
+    out: &mut RecyclePlan,
+) {
+    let surplus = old_instances.len() as i32 - g.desired;
+    if surplus > 0 {
+        let unprotected = g
+            .instances
+            .iter()
+            .filter(|i| !is_leaving(&i.lifecycle) && !i.protected)
+            .count() as i32;
+        let hint = if unprotected >= surplus {
+            format!(
+                "{unprotected} of them are unprotected and the group is removing them: wait a few minutes and run again"
+            )
+        } else {
+            format!(
+                "remove the old instances first: login-release scale-remove-old-instances {env} {}",
+                e.role
+            )
+        };
+        out.findings.push(Finding::new(
+            &g.name,
+            format!(
+                "{} has {} instances but desired is {}: instances of an earlier recycle are still there",
+                g.name,
+                old_instances.len(),
+                g.desired
+            ),
+            hint,
+        ));
+    }
 }
 
 /// The finding for a group with recycle actions already scheduled.
