@@ -350,6 +350,63 @@ pub fn plan_group(
     let scale_down_at = recycle_once.and_then(|a| a.start);
     let pre_recycle = recycle_once.and_then(|a| a.desired);
 
+    let (mut members, ignored) = members_of(group, instances, opts.direction);
+    let (keep_count, cancel) = keep_count(group, &mine, pre_recycle, opts.direction);
+    let keep_n = (keep_count.max(0) as usize).min(members.len());
+    let remove = members.split_off(keep_n);
+    let keep = members;
+    let unprotect: Vec<String> = remove
+        .iter()
+        .filter(|m| m.protected)
+        .map(|m| m.id.clone())
+        .collect();
+
+    let mut findings = launch_findings(env, &role, &group.name, &keep, &remove);
+    let now = opts.now;
+    let name = &group.name;
+    if opts.direction == Direction::Old && !opts.force {
+        if let Some(t) = scale_down_at.filter(|t| *t > now) {
+            findings.push(Finding::new(
+                name,
+                format!(
+                    "{name}: the recycle returns it to {keep_count} instances at {} ({}); the old instances can be removed after that",
+                    rfc3339(t),
+                    relative(t, now)
+                ),
+                format!(
+                    "run again after {}, add --wait to wait for it, or --force to unprotect them now (the group removes them when its desired drops)",
+                    rfc3339(t)
+                ),
+            ));
+        }
+    }
+    if !unprotect.is_empty() {
+        findings.extend(kept_findings(env, &role, group, &keep, opts));
+    }
+    GroupScaleIn {
+        group: group.name.clone(),
+        role,
+        desired: group.desired,
+        keep_count,
+        keep,
+        remove,
+        ignored,
+        unprotect,
+        cancel,
+        scale_down_at,
+        health_check_type: group.health_check_type.clone(),
+        grace_secs: group.grace_secs,
+        findings,
+    }
+}
+
+/// The group's members that count, oldest first for `new` (newest first for `old`: the ones
+/// to keep come first), and the ones on their way out.
+fn members_of(
+    group: &Group,
+    instances: &[Instance],
+    direction: Direction,
+) -> (Vec<Member>, Vec<Member>) {
     let mut members: Vec<Member> = Vec::new();
     let mut ignored = Vec::new();
     for gi in &group.instances {
@@ -373,11 +430,21 @@ pub fn plan_group(
         (a.launch_time.unwrap_or(Timestamp::MIN), &a.id)
             .cmp(&(b.launch_time.unwrap_or(Timestamp::MIN), &b.id))
     });
-    if opts.direction == Direction::Old {
+    if direction == Direction::Old {
         members.reverse();
     }
 
-    let (keep_count, cancel) = match opts.direction {
+    (members, ignored)
+}
+
+/// How many instances stay, and for `new` with a recycle in progress, its cancellation.
+fn keep_count(
+    group: &Group,
+    mine: &[&ScheduledAction],
+    pre_recycle: Option<i32>,
+    direction: Direction,
+) -> (i32, Option<Cancel>) {
+    match direction {
         Direction::Old => (pre_recycle.unwrap_or(group.desired), None),
         Direction::New if !mine.is_empty() => {
             let to = pre_recycle.unwrap_or(group.desired);
@@ -396,24 +463,24 @@ pub fn plan_group(
             )
         }
         Direction::New => (group.desired, None),
-    };
-    let keep_n = (keep_count.max(0) as usize).min(members.len());
-    let remove = members.split_off(keep_n);
-    let keep = members;
-    let unprotect: Vec<String> = remove
-        .iter()
-        .filter(|m| m.protected)
-        .map(|m| m.id.clone())
-        .collect();
+    }
+}
 
+/// What EC2 must say before old and new can be told apart and unprotected: every instance's
+/// launch time, and InService (or Standby) for each one to unprotect.
+fn launch_findings(
+    env: &str,
+    role: &str,
+    name: &str,
+    keep: &[Member],
+    remove: &[Member],
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let now = opts.now;
-    let name = &group.name;
     // Old versus new is decided by EC2's launch time: an instance EC2 did not return would sort
     // as the oldest and lose its protection without a word (issue 12, item 8).
     let unknown: Vec<&str> = keep
         .iter()
-        .chain(&remove)
+        .chain(remove)
         .filter(|m| m.launch_time.is_none())
         .map(|m| m.id.as_str())
         .collect();
@@ -450,112 +517,94 @@ pub fn plan_group(
             ),
         ));
     }
-    if opts.direction == Direction::Old && !opts.force {
-        if let Some(t) = scale_down_at.filter(|t| *t > now) {
-            findings.push(Finding::new(
-                name,
-                format!(
-                    "{name}: the recycle returns it to {keep_count} instances at {} ({}); the old instances can be removed after that",
-                    rfc3339(t),
-                    relative(t, now)
-                ),
-                format!(
-                    "run again after {}, add --wait to wait for it, or --force to unprotect them now (the group removes them when its desired drops)",
-                    rfc3339(t)
-                ),
-            ));
-        }
+    findings
+}
+
+/// The instances to keep must be able to take the traffic: InService and Healthy, protected,
+/// and past their health-check grace period.
+fn kept_findings(
+    env: &str,
+    role: &str,
+    group: &Group,
+    keep: &[Member],
+    opts: &Options,
+) -> Vec<Finding> {
+    let (name, now) = (&group.name, opts.now);
+    let mut findings = Vec::new();
+    let unhealthy: Vec<String> = keep
+        .iter()
+        .filter(|m| !m.in_service_and_healthy())
+        .map(|m| format!("{} ({}, {})", m.id, m.lifecycle, m.health))
+        .collect();
+    if !unhealthy.is_empty() {
+        findings.push(Finding::new(
+            name,
+            format!(
+                "{name}: {} of the {} {} instances to keep {} not InService and Healthy: {}",
+                unhealthy.len(),
+                keep.len(),
+                opts.direction.kept(),
+                if unhealthy.len() == 1 { "is" } else { "are" },
+                unhealthy.join(", ")
+            ),
+            format!(
+                "wait until they are (login-release ls-servers -e {env} -r {role}), then run again"
+            ),
+        ));
     }
-    if !unprotect.is_empty() {
-        let unhealthy: Vec<String> = keep
-            .iter()
-            .filter(|m| !m.in_service_and_healthy())
-            .map(|m| format!("{} ({}, {})", m.id, m.lifecycle, m.health))
-            .collect();
-        if !unhealthy.is_empty() {
-            findings.push(Finding::new(
-                name,
-                format!(
-                    "{name}: {} of the {} {} instances to keep {} not InService and Healthy: {}",
-                    unhealthy.len(),
-                    keep.len(),
-                    opts.direction.kept(),
-                    if unhealthy.len() == 1 { "is" } else { "are" },
-                    unhealthy.join(", ")
-                ),
-                format!(
-                    "wait until they are (login-release ls-servers -e {env} -r {role}), then run again"
-                ),
-            ));
-        }
-        // A kept instance without protection is leaving too (an earlier scale-remove of the
-        // other kind unprotected it): unprotecting the rest would let the group pick either.
-        let leaving: Vec<&str> = keep
-            .iter()
-            .filter(|m| !m.protected)
-            .map(|m| m.id.as_str())
-            .collect();
-        if !leaving.is_empty() {
-            findings.push(Finding::new(
-                name,
-                format!(
-                    "{name}: {} of the {} {} instances to keep {} not protected from scale-in, so the group may remove {} instead: {}",
-                    leaving.len(),
-                    keep.len(),
-                    opts.direction.kept(),
-                    if leaving.len() == 1 { "is" } else { "are" },
-                    if leaving.len() == 1 { "it" } else { "them" },
-                    leaving.join(", ")
-                ),
-                format!(
-                    "an earlier scale-remove unprotected them; protect them again first (aws autoscaling set-instance-protection --auto-scaling-group-name {name} --protected-from-scale-in --instance-ids {}) or let the group finish removing them",
-                    leaving.join(" ")
-                ),
-            ));
-        }
-        let grace = jiff::SignedDuration::from_secs(group.grace_secs.max(0) as i64);
-        let in_grace: Vec<(&Member, Timestamp)> = keep
-            .iter()
-            .filter_map(|m| m.launch_time.map(|t| (m, t + grace)))
-            .filter(|(_, until)| *until > now)
-            .collect();
-        if let Some(until) = in_grace.iter().map(|(_, u)| *u).max() {
-            let ids: Vec<&str> = in_grace.iter().map(|(m, _)| m.id.as_str()).collect();
-            findings.push(Finding::new(
-                name,
-                format!(
-                    "{name}: {} still in the {}s health-check grace period (until {}): {}",
-                    if ids.len() == 1 {
-                        "1 instance to keep is".to_string()
-                    } else {
-                        format!("{} instances to keep are", ids.len())
-                    },
-                    group.grace_secs,
-                    rfc3339(until),
-                    ids.join(", ")
-                ),
-                format!(
-                    "its health is not known yet: run again after {}",
-                    rfc3339(until)
-                ),
-            ));
-        }
+    // A kept instance without protection is leaving too (an earlier scale-remove of the
+    // other kind unprotected it): unprotecting the rest would let the group pick either.
+    let leaving: Vec<&str> = keep
+        .iter()
+        .filter(|m| !m.protected)
+        .map(|m| m.id.as_str())
+        .collect();
+    if !leaving.is_empty() {
+        findings.push(Finding::new(
+            name,
+            format!(
+                "{name}: {} of the {} {} instances to keep {} not protected from scale-in, so the group may remove {} instead: {}",
+                leaving.len(),
+                keep.len(),
+                opts.direction.kept(),
+                if leaving.len() == 1 { "is" } else { "are" },
+                if leaving.len() == 1 { "it" } else { "them" },
+                leaving.join(", ")
+            ),
+            format!(
+                "an earlier scale-remove unprotected them; protect them again first (aws autoscaling set-instance-protection --auto-scaling-group-name {name} --protected-from-scale-in --instance-ids {}) or let the group finish removing them",
+                leaving.join(" ")
+            ),
+        ));
     }
-    GroupScaleIn {
-        group: group.name.clone(),
-        role,
-        desired: group.desired,
-        keep_count,
-        keep,
-        remove,
-        ignored,
-        unprotect,
-        cancel,
-        scale_down_at,
-        health_check_type: group.health_check_type.clone(),
-        grace_secs: group.grace_secs,
-        findings,
+    let grace = jiff::SignedDuration::from_secs(group.grace_secs.max(0) as i64);
+    let in_grace: Vec<(&Member, Timestamp)> = keep
+        .iter()
+        .filter_map(|m| m.launch_time.map(|t| (m, t + grace)))
+        .filter(|(_, until)| *until > now)
+        .collect();
+    if let Some(until) = in_grace.iter().map(|(_, u)| *u).max() {
+        let ids: Vec<&str> = in_grace.iter().map(|(m, _)| m.id.as_str()).collect();
+        findings.push(Finding::new(
+            name,
+            format!(
+                "{name}: {} still in the {}s health-check grace period (until {}): {}",
+                if ids.len() == 1 {
+                    "1 instance to keep is".to_string()
+                } else {
+                    format!("{} instances to keep are", ids.len())
+                },
+                group.grace_secs,
+                rfc3339(until),
+                ids.join(", ")
+            ),
+            format!(
+                "its health is not known yet: run again after {}",
+                rfc3339(until)
+            ),
+        ));
     }
+    findings
 }
 
 /// Selects and plans every group.
