@@ -895,68 +895,10 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
             ctx.out.data(group_table(g, req.direction, now));
         }
     }
-    let findings = planned.all_findings();
-    findings_result(&planned.findings)?;
-    let mut unsafe_groups = Vec::new();
-    if !findings.is_empty() {
-        if !req.skip_unsafe {
-            findings_result(&findings)?;
-        }
-        for g in planned.groups.iter().filter(|g| !g.findings.is_empty()) {
-            for f in &g.findings {
-                ctx.out.warn(format!(
-                    "leaving {} alone: {} ({})",
-                    g.group, f.problem, f.hint
-                ));
-            }
-            unsafe_groups.push(UnsafeGroup {
-                group: g.group.clone(),
-                problems: g
-                    .findings
-                    .iter()
-                    .map(|f: &Finding| f.problem.clone())
-                    .collect(),
-            });
-        }
-    }
+    let unsafe_groups = leave_unsafe_alone(ctx, req, &planned)?;
     let safe: Vec<&GroupScaleIn> = planned.safe_groups().collect();
     let calls = ScaleInPlan::calls(safe.iter().copied());
-    let verb = match req.direction {
-        Direction::Old => "Remove old instances",
-        Direction::New => "Remove new instances",
-    };
-    let what = match &req.only {
-        Some(only) => only.join(", "),
-        None => format!("{env} {}", req.target),
-    };
-    let mut plan = plan_header(aws, account, format!("{verb} of {what}"), env, now);
-    for c in &calls {
-        plan.push(c.step());
-    }
-    for g in &safe {
-        if let Some(c) = &g.cancel {
-            plan.note(if c.desired_from == c.desired_to {
-                format!(
-                    "{}: recycle cancelled: its scheduled actions are deleted; desired stays {}",
-                    g.group, c.desired_to
-                )
-            } else {
-                format!(
-                    "{}: recycle cancelled: its scheduled actions are deleted; desired back to the pre-recycle {}",
-                    g.group, c.desired_to
-                )
-            });
-        }
-        if !g.unprotect.is_empty() {
-            plan.note(g.removal_note());
-            if g.health_check_type != "ELB" {
-                plan.note(format!(
-                    "{} uses {} health checks, which only say the instance runs: check the service by hand",
-                    g.group, g.health_check_type
-                ));
-            }
-        }
-    }
+    let plan = scale_remove_plan(aws, account, req, now, &safe, &calls);
     let mut outcome = ScaleRemoveOutcome {
         env: env.to_string(),
         target: req.target.to_string(),
@@ -976,16 +918,7 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         ctx.out.success("nothing to do");
         return Ok(outcome);
     }
-    let go = if req.preapproved {
-        ctx.out.plan(&plan);
-        if ctx.dry_run() {
-            Go::DryRun
-        } else {
-            Go::Apply
-        }
-    } else {
-        ctx.confirm(&plan)?
-    };
+    let go = confirm_or_preapproved(ctx, req, &plan)?;
     outcome.status = go.into();
     if go != Go::Apply {
         return Ok(outcome);
@@ -1016,9 +949,120 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         )
         .await;
     }
+    verify_scale_remove(ctx, aws, req, &safe, &mut outcome).await?;
+    Ok(outcome)
+}
+
+/// With unsafe groups: refuses (every finding at once), or with --skip-unsafe warns and leaves
+/// them alone. Findings that are not a group's own always refuse.
+fn leave_unsafe_alone(
+    ctx: &Context,
+    req: &ScaleRemoveRequest,
+    planned: &ScaleInPlan,
+) -> Result<Vec<UnsafeGroup>> {
+    let findings = planned.all_findings();
+    findings_result(&planned.findings)?;
+    let mut unsafe_groups = Vec::new();
+    if !findings.is_empty() {
+        if !req.skip_unsafe {
+            findings_result(&findings)?;
+        }
+        for g in planned.groups.iter().filter(|g| !g.findings.is_empty()) {
+            for f in &g.findings {
+                ctx.out.warn(format!(
+                    "leaving {} alone: {} ({})",
+                    g.group, f.problem, f.hint
+                ));
+            }
+            unsafe_groups.push(UnsafeGroup {
+                group: g.group.clone(),
+                problems: g
+                    .findings
+                    .iter()
+                    .map(|f: &Finding| f.problem.clone())
+                    .collect(),
+            });
+        }
+    }
+    Ok(unsafe_groups)
+}
+
+/// The plan of a scale-remove: its calls, and a note per cancelled recycle and per removal.
+fn scale_remove_plan(
+    aws: &Aws,
+    account: &str,
+    req: &ScaleRemoveRequest,
+    now: Timestamp,
+    safe: &[&GroupScaleIn],
+    calls: &[Call],
+) -> Plan {
+    let env = req.env.as_str();
+    let verb = match req.direction {
+        Direction::Old => "Remove old instances",
+        Direction::New => "Remove new instances",
+    };
+    let what = match &req.only {
+        Some(only) => only.join(", "),
+        None => format!("{env} {}", req.target),
+    };
+    let mut plan = plan_header(aws, account, format!("{verb} of {what}"), env, now);
+    for c in calls {
+        plan.push(c.step());
+    }
+    for g in safe {
+        if let Some(c) = &g.cancel {
+            plan.note(if c.desired_from == c.desired_to {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired stays {}",
+                    g.group, c.desired_to
+                )
+            } else {
+                format!(
+                    "{}: recycle cancelled: its scheduled actions are deleted; desired back to the pre-recycle {}",
+                    g.group, c.desired_to
+                )
+            });
+        }
+        if !g.unprotect.is_empty() {
+            plan.note(g.removal_note());
+            if g.health_check_type != "ELB" {
+                plan.note(format!(
+                    "{} uses {} health checks, which only say the instance runs: check the service by hand",
+                    g.group, g.health_check_type
+                ));
+            }
+        }
+    }
+    plan
+}
+
+/// The confirmation, or for a caller that confirmed already (`deploy`), the plan shown.
+fn confirm_or_preapproved(ctx: &Context, req: &ScaleRemoveRequest, plan: &Plan) -> Result<Go> {
+    Ok(if req.preapproved {
+        ctx.out.plan(plan);
+        if ctx.dry_run() {
+            Go::DryRun
+        } else {
+            Go::Apply
+        }
+    } else {
+        ctx.confirm(plan)?
+    })
+}
+
+/// Reads the groups back: every cancellation and removal as planned, or exit 1 with the
+/// command that tries again; then what happens next, group by group.
+async fn verify_scale_remove(
+    ctx: &Context,
+    aws: &Aws,
+    req: &ScaleRemoveRequest,
+    safe: &[&GroupScaleIn],
+    outcome: &mut ScaleRemoveOutcome,
+) -> Result<()> {
+    let env = req.env.as_str();
     let names: Vec<String> = safe.iter().map(|g| g.group.clone()).collect();
     let after = gather(aws, Some(names.clone())).await?;
-    let problems = scale_in::verify(&safe, &after.groups, &after.actions);
+    let problems = scale_in::verify(safe, &after.groups, &after.actions);
     outcome.verified = states(&names, &after);
     if !problems.is_empty() {
         return Err(AppError::new(
@@ -1035,7 +1079,7 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
         ))
         .into());
     }
-    for g in &safe {
+    for g in safe {
         if let Some(c) = &g.cancel {
             ctx.out.success(format!(
                 "{}: recycle cancelled ({} deleted), desired {}",
@@ -1055,7 +1099,7 @@ pub async fn scale_remove(ctx: &Context, req: &ScaleRemoveRequest) -> Result<Sca
             outcome.removal.push(line);
         }
     }
-    Ok(outcome)
+    Ok(())
 }
 
 fn nothing_to_do_line(g: &GroupScaleIn) -> String {
