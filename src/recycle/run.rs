@@ -354,20 +354,7 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     )
     .await;
 
-    // Verify: read back desired capacities and scheduled actions.
-    let names: Vec<String> = planned.groups.iter().map(|g| g.group.clone()).collect();
-    let after = gather(aws, Some(names.clone())).await?;
-    let read_at = RealClock::starting_at(ctx.now()).now();
-    let problems = verify_calls(&planned.calls, &after.groups, &after.actions, read_at);
-    outcome.verified = states(&names, &after);
-    if !problems.is_empty() {
-        return Err(AppError::new(
-            Kind::Failed,
-            format!("the recycle was applied, but reading it back shows: {}", problems.join("; ")),
-        )
-        .with_hint(format!("check with `login-release asg-size {env} ROLE`; cancel with `login-release scale-remove-new-instances {env} {}`", req.target))
-        .into());
-    }
+    let names = verify_recycle(ctx, aws, req, &planned, &mut outcome).await?;
     if !ctx.out.is_json() {
         ctx.out.data(states_table(&outcome.verified, now));
     }
@@ -383,41 +370,80 @@ pub async fn recycle(ctx: &Context, req: &RecycleRequest) -> Result<RecycleOutco
     }
 
     if req.watch {
-        let targets = WatchTarget::from_plan(&planned.groups);
-        let clock = RealClock::starting_at(ctx.now());
-        let mut progress = ctx.out.progress("waiting for the new instances");
-        let watched = watch::watch_new_instances(
-            &clock,
-            &targets,
-            watch::TICK,
-            async || watch::observe(aws, &names).await,
-            |line| progress.set(line.to_string()),
-        )
-        .await?;
-        progress.finish();
-        match watched {
-            Ok(done) => {
-                for g in &done {
-                    ctx.out.success(format!(
-                        "{}: {} new instance{} InService and Healthy",
-                        g.group,
-                        g.ready,
-                        if g.ready == 1 { "" } else { "s" }
-                    ));
-                }
-                outcome.watched = Some(done);
-            }
-            Err(why) => {
-                return Err(AppError::new(Kind::Watched, format!("the new instances did not become healthy in time: {why}"))
-                    .with_hint(format!(
-                        "look for abandoned or failed launches (#login-events, login-release ls-servers -e {env}); roll back with `login-release scale-remove-new-instances {env} {}`",
-                        req.target
-                    ))
-                    .into());
-            }
-        }
+        outcome.watched = Some(watch_recycle(ctx, aws, req, &planned, &names).await?);
     }
     Ok(outcome)
+}
+
+/// Reads back desired capacities and scheduled actions: every call as planned, or exit 1 with
+/// the commands to check and cancel. Returns the groups read.
+async fn verify_recycle(
+    ctx: &Context,
+    aws: &Aws,
+    req: &RecycleRequest,
+    planned: &RecyclePlan,
+    outcome: &mut RecycleOutcome,
+) -> Result<Vec<String>> {
+    let env = req.env.as_str();
+    let names: Vec<String> = planned.groups.iter().map(|g| g.group.clone()).collect();
+    let after = gather(aws, Some(names.clone())).await?;
+    let read_at = RealClock::starting_at(ctx.now()).now();
+    let problems = verify_calls(&planned.calls, &after.groups, &after.actions, read_at);
+    outcome.verified = states(&names, &after);
+    if !problems.is_empty() {
+        return Err(AppError::new(
+            Kind::Failed,
+            format!("the recycle was applied, but reading it back shows: {}", problems.join("; ")),
+        )
+        .with_hint(format!("check with `login-release asg-size {env} ROLE`; cancel with `login-release scale-remove-new-instances {env} {}`", req.target))
+        .into());
+    }
+    Ok(names)
+}
+
+/// Waits until the new instances are InService and Healthy (`--watch`), or exit 5 with the
+/// rollback.
+async fn watch_recycle(
+    ctx: &Context,
+    aws: &Aws,
+    req: &RecycleRequest,
+    planned: &RecyclePlan,
+    names: &[String],
+) -> Result<Vec<GroupProgress>> {
+    let env = req.env.as_str();
+    let targets = WatchTarget::from_plan(&planned.groups);
+    let clock = RealClock::starting_at(ctx.now());
+    let mut progress = ctx.out.progress("waiting for the new instances");
+    let watched = watch::watch_new_instances(
+        &clock,
+        &targets,
+        watch::TICK,
+        async || watch::observe(aws, names).await,
+        |line| progress.set(line.to_string()),
+    )
+    .await?;
+    progress.finish();
+    match watched {
+        Ok(done) => {
+            for g in &done {
+                ctx.out.success(format!(
+                    "{}: {} new instance{} InService and Healthy",
+                    g.group,
+                    g.ready,
+                    if g.ready == 1 { "" } else { "s" }
+                ));
+            }
+            Ok(done)
+        }
+        Err(why) => {
+            Err(AppError::new(Kind::Watched, format!("the new instances did not become healthy in time: {why}"))
+                .with_hint(format!(
+                    "look for abandoned or failed launches (#login-events, login-release ls-servers -e {env}); roll back with `login-release scale-remove-new-instances {env} {}`",
+                    req.target
+                ))
+                .into())
+        }
+    }
 }
 
 /// The commands that cancel a recycle stopped part-way, right whether or not the calls of unknown
