@@ -47,6 +47,19 @@ pub struct MonitorRequest {
 }
 
 impl MonitorRequest {
+    /// How many looks the false-alarm rate is spent over: one with --once, else one per
+    /// interval up to the maximum duration.
+    fn planned_looks(&self) -> u32 {
+        if self.once {
+            return 1;
+        }
+        self.max_duration
+            .0
+            .as_secs()
+            .div_ceil(self.interval.0.as_secs().max(1))
+            .max(1) as u32
+    }
+
     /// The defaults `asg-recycle --monitor` and `deploy` run with: up to 15 minutes, a look
     /// every 30 seconds.
     pub fn for_role(env: &Env, role: &str) -> MonitorRequest {
@@ -102,6 +115,27 @@ pub struct Outcome {
     /// On FAIL: the command that takes the new instances out.
     pub rollback: Option<String>,
     pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    /// The outcome before the first look.
+    fn pending(req: &MonitorRequest, shas: &Shas, groups: &Groups, planned: u32) -> Outcome {
+        Outcome {
+            env: req.env.to_string(),
+            role: req.role.clone(),
+            old_sha: shas.old.to_string(),
+            new_sha: shas.new.to_string(),
+            request_log_group: groups.requests.clone(),
+            event_log_group: groups.events.clone(),
+            deploy_start: None,
+            planned_looks: planned,
+            ticks: Vec::new(),
+            verdict: Verdict::Pending,
+            reason: String::new(),
+            rollback: None,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 struct Groups {
@@ -434,35 +468,13 @@ pub async fn monitor(ctx: &Context, req: &MonitorRequest) -> Result<Outcome> {
     let aws = ctx.aws().await?;
     let (shas, launched) = shas(ctx, aws, req).await?;
     check_groups(aws, &groups).await?;
-    let planned = if req.once {
-        1
-    } else {
-        req.max_duration
-            .0
-            .as_secs()
-            .div_ceil(req.interval.0.as_secs().max(1))
-            .max(1) as u32
-    };
+    let planned = req.planned_looks();
     let spending = Spending::new(alpha, planned);
     let clock = RealClock::starting_at(ctx.now());
     let started = clock.now();
     let deadline = started + req.max_duration.0;
     let display = Display::pick(ctx);
-    let mut outcome = Outcome {
-        env: req.env.to_string(),
-        role: req.role.clone(),
-        old_sha: shas.old.to_string(),
-        new_sha: shas.new.to_string(),
-        request_log_group: groups.requests.clone(),
-        event_log_group: groups.events.clone(),
-        deploy_start: None,
-        planned_looks: planned,
-        ticks: Vec::new(),
-        verdict: Verdict::Pending,
-        reason: String::new(),
-        rollback: None,
-        warnings: Vec::new(),
-    };
+    let mut outcome = Outcome::pending(req, &shas, &groups, planned);
     ctx.out.status(format!(
         "comparing new {} with old {} in {} and {} (ingestion lag {}, {} looks planned)",
         shas.new,
@@ -503,25 +515,7 @@ pub async fn monitor(ctx: &Context, req: &MonitorRequest) -> Result<Outcome> {
         };
         let report = match acc.as_mut() {
             Some(a) => look_at(&runner, a, &at, lag, &shas, &thresholds, &mut cost).await?,
-            None => TickReport {
-                at: now,
-                look,
-                alpha: at.alpha,
-                slice: None,
-                window: None,
-                assessments: Vec::new(),
-                baseline: Vec::new(),
-                instances_new: 0,
-                instances_old: 0,
-                queries: cost.queries,
-                bytes_scanned: cost.bytes,
-                verdict: if last {
-                    Verdict::NoData
-                } else {
-                    Verdict::Pending
-                },
-                reason: format!("no request from the new sha {} in the logs yet", shas.new),
-            },
+            None => not_started(&at, &cost, &shas),
         };
         let empty = Accumulator::new(now);
         display.show(ctx, &outcome, &report, acc.as_ref().unwrap_or(&empty));
@@ -603,6 +597,29 @@ async fn look_at(
         verdict,
         reason,
     })
+}
+
+/// A look before the new sha's first request: pending, or NO DATA at the last look.
+fn not_started(at: &Look, cost: &Cost, shas: &Shas) -> TickReport {
+    TickReport {
+        at: at.now,
+        look: at.look,
+        alpha: at.alpha,
+        slice: None,
+        window: None,
+        assessments: Vec::new(),
+        baseline: Vec::new(),
+        instances_new: 0,
+        instances_old: 0,
+        queries: cost.queries,
+        bytes_scanned: cost.bytes,
+        verdict: if at.last {
+            Verdict::NoData
+        } else {
+            Verdict::Pending
+        },
+        reason: format!("no request from the new sha {} in the logs yet", shas.new),
+    }
 }
 
 /// Instances reporting: the log streams of each sha that logged a request in this tick's slice.

@@ -16,6 +16,7 @@ use crate::deploy::calendar::DeployKind;
 use crate::deploy::merge::{classify, PrState};
 use crate::deploy::record::{Step, StepState};
 use crate::error::{failed, AppError, Kind};
+use crate::github::types::{PullRequest, Review};
 use crate::monitor::run::{self as mon_run, MonitorRequest};
 use crate::monitor::verdict::Verdict;
 use crate::outcome::Status;
@@ -178,21 +179,11 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
         match &state {
             PrState::Merged { sha } => {
                 progress.finish();
-                let approved: Vec<String> = reviews
-                    .iter()
-                    .filter(|r| r.state == "APPROVED")
-                    .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
-                    .collect();
                 s.ctx.out.success(format!(
                     "PR #{n} is merged into {prod} ({})",
                     crate::types::prefix(sha, 9)
                 ));
-                return Ok(End::Done(Some(json!({
-                    "pr": n,
-                    "url": pr.html_url,
-                    "merge_sha": sha,
-                    "approved_by": approved,
-                }))));
+                return Ok(merged(&pr, &reviews, sha));
             }
             PrState::Squashed { sha } => {
                 progress.finish();
@@ -224,37 +215,11 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
             PrState::Approved { by } if !offered && s.ctx.can_confirm() => {
                 offered = true;
                 progress.println(format!("PR #{n} is approved by {}", by.join(", ")));
-                let mut plan = Plan::new(format!("Merge PR #{n} into {prod}"))
-                    .target("pull request", pr.html_url.clone())
-                    .env(s.env().to_string())
-                    .now(s.ctx.now());
-                plan.push(
-                    crate::plan::Step::new(
-                        "merge",
-                        format!("#{n}"),
-                        format!(
-                            "a merge commit of {} into {prod} (never squash)",
-                            pr.head.ref_name
-                        ),
-                    )
-                    .params(json!({"merge_method": "merge", "sha": pr.head.sha})),
-                );
-                match s.ctx.confirm(&plan)? {
-                    Go::Apply => {
-                        s.decide(
-                            Step::Merge,
-                            &format!("merge PR #{n}?"),
-                            "merged from deploy",
-                        )?;
-                        // An answer lost on the way back is found by the next look.
-                        client.merge_pull(n, &pr.head.sha).await?;
-                        continue;
-                    }
-                    Go::Declined | Go::DryRun => {
-                        s.decide(Step::Merge, &format!("merge PR #{n}?"), "left to GitHub")?;
-                        progress.println(format!("waiting for PR #{n} to be merged on GitHub"));
-                    }
+                if offer_merge(s, &client, &pr).await? {
+                    // An answer lost on the way back is found by the next look.
+                    continue;
                 }
+                progress.println(format!("waiting for PR #{n} to be merged on GitHub"));
             }
             PrState::Approved { by } => progress.set(format!(
                 "PR #{n} approved by {}; waiting for its merge",
@@ -271,6 +236,59 @@ async fn merge(s: &mut Session<'_>) -> Result<End> {
         last = Some(state);
         pause(s, wait, &format!("waiting for PR #{n}")).await?;
         wait = (wait * 2).min(s.pacing.max_poll);
+    }
+}
+
+/// The merge step's outcome: the PR, its merge commit and who approved it.
+fn merged(pr: &PullRequest, reviews: &[Review], sha: &str) -> End {
+    let approved: Vec<String> = reviews
+        .iter()
+        .filter(|r| r.state == "APPROVED")
+        .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
+        .collect();
+    End::Done(Some(json!({
+        "pr": pr.number,
+        "url": pr.html_url,
+        "merge_sha": sha,
+        "approved_by": approved,
+    })))
+}
+
+/// Offers to merge an approved promotion PR (a merge commit, never squash); the answer is
+/// recorded. True when the merge was asked of GitHub.
+async fn offer_merge(
+    s: &mut Session<'_>,
+    client: &crate::github::Client,
+    pr: &PullRequest,
+) -> Result<bool> {
+    let n = pr.number;
+    let prod = s.ctx.settings().git.prod_branch.clone();
+    let mut plan = Plan::new(format!("Merge PR #{n} into {prod}"))
+        .target("pull request", pr.html_url.clone())
+        .env(s.env().to_string())
+        .now(s.ctx.now());
+    plan.push(
+        crate::plan::Step::new(
+            "merge",
+            format!("#{n}"),
+            format!(
+                "a merge commit of {} into {prod} (never squash)",
+                pr.head.ref_name
+            ),
+        )
+        .params(json!({"merge_method": "merge", "sha": pr.head.sha})),
+    );
+    let question = format!("merge PR #{n}?");
+    match s.ctx.confirm(&plan)? {
+        Go::Apply => {
+            s.decide(Step::Merge, &question, "merged from deploy")?;
+            client.merge_pull(n, &pr.head.sha).await?;
+            Ok(true)
+        }
+        Go::Declined | Go::DryRun => {
+            s.decide(Step::Merge, &question, "left to GitHub")?;
+            Ok(false)
+        }
     }
 }
 
