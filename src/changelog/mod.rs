@@ -165,28 +165,22 @@ pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
         e.pull_requests.sort_unstable();
         e.pull_requests.dedup();
     }
-    // Case-insensitive, then exact: the lower-cased texts computed once per entry, the exact
-    // ones compared in place. No two entries are equal (identical lines were merged above), so
-    // an unstable sort orders them as a stable one would; it sorts positions, not the entries,
-    // which are too big to move around.
-    let lower: Vec<(String, String)> = entries
+    // Category, then each text case-insensitive, then exact: one key per entry, computed once,
+    // so that a comparison is one byte comparison. The texts are joined with NUL, which sorts
+    // before every other byte and never occurs in them (a commit message ends at a NUL), so
+    // the joined keys order as the tuples would. No two entries are equal (identical lines were
+    // merged above): an unstable sort orders them as a stable one would. It sorts positions,
+    // not the entries, which are too big to move around.
+    let mut order: Vec<(Vec<u8>, usize)> = entries
         .iter()
-        .map(|e| (e.subcategory.to_lowercase(), e.change.to_lowercase()))
+        .enumerate()
+        .map(|(i, e)| (sort_key(e), i))
         .collect();
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_unstable_by(|&i, &j| {
-        let (a, b) = (&entries[i], &entries[j]);
-        a.category
-            .cmp(&b.category)
-            .then_with(|| lower[i].0.cmp(&lower[j].0))
-            .then_with(|| a.subcategory.cmp(&b.subcategory))
-            .then_with(|| lower[i].1.cmp(&lower[j].1))
-            .then_with(|| a.change.cmp(&b.change))
-    });
+    order.sort_unstable();
     let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
     let entries = order
         .into_iter()
-        .map(|i| slots[i].take().expect("each position once"))
+        .map(|(_, i)| slots[i].take().expect("each position once"))
         .collect();
     Changelog {
         range: None,
@@ -196,6 +190,24 @@ pub fn build(commits: &[Commit], link_base: Option<String>) -> Changelog {
         invalid,
         skipped,
     }
+}
+
+/// An entry's place in the changelog as bytes: category, subcategory lower-cased then as
+/// written, change lower-cased then as written.
+fn sort_key(e: &Entry) -> Vec<u8> {
+    let (sub, change) = (e.subcategory.as_str(), e.change.as_str());
+    let mut key = Vec::with_capacity(1 + 2 * (sub.len() + change.len()) + 3);
+    key.push(e.category as u8);
+    for text in [
+        sub.to_lowercase().as_str(),
+        sub,
+        &change.to_lowercase(),
+        change,
+    ] {
+        key.extend_from_slice(text.as_bytes());
+        key.push(0);
+    }
+    key
 }
 
 /// `<git.remote>/<git.prod_branch>`: `origin/stages/prod` by default.
