@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::error::{preflight, Findings};
 use crate::git::push::LocalBranch;
 use crate::git::remote::Remote;
-use crate::git::repo::Repo;
+use crate::git::repo::{Picked, Repo};
 use crate::github::{self, flows, rules, Client, PrOutcome, PullRequest};
 use crate::outcome::Status;
 use crate::plan::{Plan, Step};
@@ -613,43 +613,12 @@ fn prepare_patch(
     findings: &mut Findings,
 ) -> Result<Option<Prepared>> {
     let s = ctx.settings();
-    let mut picks = Vec::new();
-    for spec in &req.cherry_pick {
-        match repo.resolve_commit(spec) {
-            None => findings.add(
-                format!(
-                    "unknown --cherry-pick `{spec}`: no commit of that name (after fetching {})",
-                    remote.name
-                ),
-                format!(
-                    "use the sha of a commit that exists on {} (git log {}/{})",
-                    remote.name, remote.name, s.git.main_branch
-                ),
-            ),
-            Some(oid) if repo.commit(oid)?.parent_count() > 1 => findings.add(
-                format!("--cherry-pick {spec} is a merge commit"),
-                "pick the commits it merged, oldest first (or the squashed commit on main)",
-            ),
-            Some(oid) => picks.push(oid),
-        }
-    }
+    let picks = resolve_picks(ctx, repo, remote, req, findings)?;
     let Some(prod) = prod else { return Ok(None) };
     if !findings.is_empty() {
         return Ok(None);
     }
-    let main = repo.remote_branch(&remote.name, &s.git.main_branch);
-    for &p in &picks {
-        if let Some(m) = main {
-            if !repo.is_ancestor(p, m)? {
-                ctx.out.warn(format!(
-                    "{} is not on {}/{}: land the fix on main too, or the next full release drops it",
-                    short(p),
-                    remote.name,
-                    s.git.main_branch
-                ));
-            }
-        }
-    }
+    warn_picks_not_on_main(ctx, repo, remote, &picks)?;
     let committer = repo.identity(ctx.now())?;
     let (tip, picked) = match repo.cherry_pick_series(prod, &picks, &committer)? {
         Ok(done) => done,
@@ -667,26 +636,7 @@ fn prepare_patch(
             ))
         }
     };
-    let mut notes = Vec::new();
-    for p in &picked {
-        if p.new.is_none() {
-            ctx.out.warn(format!(
-                "{} \"{}\" is already in {}/{}: skipped",
-                short(p.source),
-                p.subject,
-                remote.name,
-                s.git.prod_branch
-            ));
-        }
-        notes.push(match p.new {
-            Some(n) => format!("pick {} -> {} \"{}\"", short(p.source), short(n), p.subject),
-            None => format!(
-                "skip {} \"{}\" (already in production)",
-                short(p.source),
-                p.subject
-            ),
-        });
-    }
+    let notes = pick_notes(ctx, remote, &picked);
     if tip == prod {
         return Err(preflight(
             format!(
@@ -732,6 +682,89 @@ fn prepare_patch(
     }))
 }
 
+/// The --cherry-pick commits, each resolved after the fetch; an unknown one or a merge is a
+/// finding.
+fn resolve_picks(
+    ctx: &Context,
+    repo: &Repo,
+    remote: &Remote<'_>,
+    req: &CutRequest,
+    findings: &mut Findings,
+) -> Result<Vec<Oid>> {
+    let s = ctx.settings();
+    let mut picks = Vec::new();
+    for spec in &req.cherry_pick {
+        match repo.resolve_commit(spec) {
+            None => findings.add(
+                format!(
+                    "unknown --cherry-pick `{spec}`: no commit of that name (after fetching {})",
+                    remote.name
+                ),
+                format!(
+                    "use the sha of a commit that exists on {} (git log {}/{})",
+                    remote.name, remote.name, s.git.main_branch
+                ),
+            ),
+            Some(oid) if repo.commit(oid)?.parent_count() > 1 => findings.add(
+                format!("--cherry-pick {spec} is a merge commit"),
+                "pick the commits it merged, oldest first (or the squashed commit on main)",
+            ),
+            Some(oid) => picks.push(oid),
+        }
+    }
+    Ok(picks)
+}
+
+/// A fix picked onto production but not on main would be dropped by the next full release.
+fn warn_picks_not_on_main(
+    ctx: &Context,
+    repo: &Repo,
+    remote: &Remote<'_>,
+    picks: &[Oid],
+) -> Result<()> {
+    let s = ctx.settings();
+    let Some(main) = repo.remote_branch(&remote.name, &s.git.main_branch) else {
+        return Ok(());
+    };
+    for &p in picks {
+        if !repo.is_ancestor(p, main)? {
+            ctx.out.warn(format!(
+                "{} is not on {}/{}: land the fix on main too, or the next full release drops it",
+                short(p),
+                remote.name,
+                s.git.main_branch
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The plan's line per picked commit; a commit already in production is skipped with a
+/// warning.
+fn pick_notes(ctx: &Context, remote: &Remote<'_>, picked: &[Picked]) -> Vec<String> {
+    let s = ctx.settings();
+    let mut notes = Vec::new();
+    for p in picked {
+        if p.new.is_none() {
+            ctx.out.warn(format!(
+                "{} \"{}\" is already in {}/{}: skipped",
+                short(p.source),
+                p.subject,
+                remote.name,
+                s.git.prod_branch
+            ));
+        }
+        notes.push(match p.new {
+            Some(n) => format!("pick {} -> {} \"{}\"", short(p.source), short(n), p.subject),
+            None => format!(
+                "skip {} \"{}\" (already in production)",
+                short(p.source),
+                p.subject
+            ),
+        });
+    }
+    notes
+}
 fn prepare_true_up(
     ctx: &Context,
     repo: &Repo,
